@@ -1,0 +1,70 @@
+import type { Alert, Config } from '../core/types.js';
+import type { Channel } from '../notifiers/channel.js';
+import { createConsoleChannel } from '../notifiers/console.js';
+import { type DeliveryReport, deliverOutbox } from '../notifiers/deliver.js';
+import { enqueue, newEnvelopeId, outboxDir } from '../store/outbox.js';
+
+export type { DeliveryReport };
+
+export interface AlertOptions {
+  /** Sent without sound (planned restarts). */
+  readonly silent: boolean;
+  readonly nowMs: number;
+}
+
+/** The configured channels; the Telegram one is loaded only when there is something to send. */
+async function channelsOf(config: Config): Promise<Channel[]> {
+  const telegram = config.channels.telegram;
+  if (telegram === null) return [createConsoleChannel()];
+  const { createTelegramChannel } = await import('../notifiers/telegram.js');
+  return [createTelegramChannel(telegram)];
+}
+
+async function outboxIsEmpty(stateDir: string): Promise<boolean> {
+  const { readdir } = await import('node:fs/promises');
+  const names = await readdir(outboxDir(stateDir)).catch(() => [] as string[]);
+  return !names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
+}
+
+/**
+ * Records the run's alerts in the outbox (before any send), then sends everything waiting there,
+ * this run's and earlier runs'. Returns null when there was nothing to send.
+ */
+export async function deliverAlerts(
+  config: Config,
+  alerts: readonly Alert[],
+  options: AlertOptions,
+): Promise<DeliveryReport | null> {
+  if (alerts.length > 0) {
+    await enqueue(config.stateDir, {
+      id: newEnvelopeId(options.nowMs),
+      host: config.host,
+      createdMs: options.nowMs,
+      silent: options.silent,
+      alerts,
+    });
+  } else if (await outboxIsEmpty(config.stateDir)) {
+    return null;
+  }
+  return deliverOutbox(config.stateDir, await channelsOf(config));
+}
+
+/** What a person should know of a delivery: nothing when everything went out. */
+export function deliveryLines(report: DeliveryReport | null): string[] {
+  if (report === null) return [];
+  const lines: string[] = [];
+  for (const error of report.permanentErrors) {
+    lines.push(
+      `cronwatch: ${error.channel} refused an alert for good: ${error.error} (fix the channel; it stays queued)`,
+    );
+  }
+  if (report.pending.length > 0) {
+    const why = report.retryErrors.at(-1)?.error ?? report.pending[0]?.lastError;
+    lines.push(
+      `cronwatch: ${report.pending.length} alert(s) not delivered yet${why ? ` (${why})` : ''}; kept in the outbox for the next run`,
+    );
+  }
+  for (const notice of report.notices) lines.push(`cronwatch: ${notice}`);
+  for (const path of report.corrupt) lines.push(`cronwatch: unreadable outbox file moved aside: ${path}`);
+  return lines;
+}

@@ -1,0 +1,191 @@
+import { conclude, decide, type Plan, type Verdict } from '../core/decide.js';
+import type { ActionOutcome, Alert, Config, State } from '../core/types.js';
+import { acquireLock } from '../store/lock.js';
+import { loadState, saveState } from '../store/state.js';
+import { act } from './act.js';
+import { type DeliveryReport, deliverAlerts, deliveryLines } from './alerting.js';
+import {
+  CommandError,
+  EXIT_LOCKED,
+  EXIT_NOT_UP,
+  EXIT_OK,
+  prepareStateDir,
+  selectTargets,
+} from './context.js';
+import { observe } from './observe.js';
+
+export interface CheckOptions {
+  readonly config: Config;
+  readonly names: readonly string[];
+  readonly dryRun: boolean;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+/** What `check --json` prints. */
+export interface CheckReport {
+  readonly host: string;
+  readonly startedAt: string;
+  readonly dryRun: boolean;
+  readonly targets: readonly {
+    readonly name: string;
+    readonly observed: Verdict['status'];
+    readonly reason: string | null;
+    readonly action: string | null;
+    readonly outcome: ActionOutcome | null;
+    readonly status: string;
+    readonly pid: number | null;
+  }[];
+  readonly alerts: readonly Alert[];
+  readonly delivery: DeliveryReport | null;
+  readonly notices: readonly string[];
+  readonly exitCode: number;
+}
+
+function describeOutcome(outcome: ActionOutcome): string {
+  switch (outcome.kind) {
+    case 'started':
+      return `started, pid ${outcome.pid}`;
+    case 'start_failed':
+      return `start failed (${outcome.error ?? (outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode}`)})`;
+    case 'stop_failed':
+      return `stop failed (${outcome.error})`;
+  }
+}
+
+function planLines(plan: Plan, config: Config): string[] {
+  return plan.verdicts.map((verdict) => {
+    const action = plan.actions.find((candidate) => candidate.target === verdict.target);
+    const target = config.targets.find((candidate) => candidate.name === verdict.target);
+    const what = verdict.reason === null ? verdict.status : `${verdict.status} (${verdict.reason})`;
+    const pid = verdict.pid === null ? '' : `, pid ${verdict.pid}`;
+    if (action === undefined) return `${verdict.target}: ${what}${pid}: nothing to do`;
+    const verb = action.kind === 'start' ? 'would start' : `would stop pid ${action.process.pid}, then start`;
+    return `${verdict.target}: ${what}${pid}: ${verb}: ${target?.start ?? ''}`;
+  });
+}
+
+function eventLines(report: CheckReport, verbose: boolean, previous: State): string[] {
+  const lines: string[] = [];
+  for (const target of report.targets) {
+    const before = previous.targets[target.name]?.status ?? 'new';
+    const pid = target.pid === null ? '' : `, pid ${target.pid}`;
+    if (target.outcome !== null) {
+      lines.push(
+        `${target.name}: ${target.observed} (${target.reason}) -> ${describeOutcome(target.outcome)}`,
+      );
+    } else if (
+      before !== target.status &&
+      !(target.status === 'up' && (before === 'new' || before === 'paused'))
+    ) {
+      const why = target.reason === null ? '' : ` (${target.reason})`;
+      lines.push(`${target.name}: ${before} -> ${target.status}${why}${pid}`);
+    } else if (verbose) {
+      const why = target.reason === null ? '' : ` (${target.reason})`;
+      lines.push(`${target.name}: ${target.status}${why}${pid}`);
+    } else if (target.observed === 'unknown') {
+      lines.push(`${target.name}: could not be observed: ${target.reason}`);
+    }
+  }
+  return lines;
+}
+
+/** One run over all (or the named) targets. Returns the exit code. */
+export async function runCheck(options: CheckOptions): Promise<number> {
+  const { config, dryRun } = options;
+  const targets = selectTargets(config, options.names);
+  const scoped: Config = { ...config, targets };
+  const nowMs = Date.now();
+  const notices: string[] = [];
+  if (!dryRun) await prepareStateDir(config.stateDir);
+
+  const lock = dryRun ? null : await acquireLock(config.stateDir, nowMs);
+  if (lock?.kind === 'held') {
+    throw new CommandError(
+      `cronwatch: another run (pid ${lock.pid}, since ${new Date(lock.sinceMs).toISOString()}) holds the lock in ${config.stateDir}`,
+      EXIT_LOCKED,
+    );
+  }
+  try {
+    const loaded = dryRun
+      ? await loadState(config.stateDir, nowMs, { moveAside: false })
+      : await loadState(config.stateDir, nowMs);
+    if (loaded.kind === 'corrupt') {
+      notices.push(`state file was corrupt (${loaded.error}); moved to ${loaded.movedTo}, starting afresh`);
+    }
+    if (lock?.kind === 'acquired' && lock.tookOverFrom !== null) {
+      notices.push(`took over the lock of run ${lock.tookOverFrom}, which is no longer running`);
+    }
+    const previous = loaded.state;
+    const { observations } = await observe(targets);
+    const plan = decide({ observations, state: previous, config: scoped, nowMs });
+
+    if (dryRun) {
+      const exitCode = plan.verdicts.every((v) => v.status === 'up' || v.status === 'paused')
+        ? EXIT_OK
+        : EXIT_NOT_UP;
+      if (options.json) {
+        process.stdout.write(
+          `${JSON.stringify({ host: config.host, dryRun: true, plan, exitCode }, null, 2)}\n`,
+        );
+      } else {
+        process.stdout.write(
+          `${['dry run: nothing will be changed or sent', ...planLines(plan, config)].join('\n')}\n`,
+        );
+      }
+      return exitCode;
+    }
+
+    // Record first: if this run dies mid-restart, the next one still knows what it saw.
+    await saveState(config.stateDir, plan.state);
+    const outcomes = await act(plan.actions, scoped);
+    const finished = conclude({ plan, previous, outcomes, config: scoped, nowMs: Date.now() });
+    // Keep the state of targets outside this run's selection.
+    const state: State = { ...finished.state, targets: { ...previous.targets, ...finished.state.targets } };
+    for (const name of Object.keys(state.targets)) {
+      if (!config.targets.some((target) => target.name === name))
+        delete (state.targets as Record<string, unknown>)[name];
+    }
+    await saveState(config.stateDir, state);
+    const delivery = await deliverAlerts(config, finished.alerts, { silent: false, nowMs: Date.now() });
+
+    const exitCode = finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
+      ? EXIT_OK
+      : EXIT_NOT_UP;
+    const report: CheckReport = {
+      host: config.host,
+      startedAt: new Date(nowMs).toISOString(),
+      dryRun: false,
+      targets: plan.verdicts.map((verdict) => {
+        const action = plan.actions.find((candidate) => candidate.target === verdict.target);
+        const final = finished.statuses.find((s) => s.target === verdict.target);
+        return {
+          name: verdict.target,
+          observed: verdict.status,
+          reason: verdict.reason,
+          action: action?.kind ?? null,
+          outcome: outcomes[verdict.target] ?? null,
+          status: final?.status ?? verdict.status,
+          pid: final?.pid ?? verdict.pid,
+        };
+      }),
+      alerts: finished.alerts,
+      delivery,
+      notices,
+      exitCode,
+    };
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      const lines = [
+        ...notices.map((n) => `cronwatch: ${n}`),
+        ...eventLines(report, options.verbose, previous),
+      ];
+      lines.push(...deliveryLines(delivery));
+      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return exitCode;
+  } finally {
+    if (lock?.kind === 'acquired') await lock.release();
+  }
+}

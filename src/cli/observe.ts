@@ -1,0 +1,41 @@
+import type { Observation, ProcessInfo, TargetConfig } from '../core/types.js';
+import { excludedPids, findTargetProcess } from '../probes/match.js';
+import { scanProcessTable } from '../probes/process-table.js';
+import { probeStateFile } from '../probes/state-file.js';
+
+export interface Observed {
+  readonly table: readonly ProcessInfo[];
+  readonly observations: readonly Observation[];
+}
+
+function observeOne(
+  target: TargetConfig,
+  table: readonly ProcessInfo[],
+  excluded: ReadonlySet<number>,
+): Observation {
+  try {
+    const watchesProcess = target.match !== null || target.pidfile !== null;
+    return {
+      kind: 'observed',
+      target: target.name,
+      process: watchesProcess
+        ? findTargetProcess(
+            { match: target.match === null ? null : new RegExp(target.match), pidfile: target.pidfile },
+            table,
+            excluded,
+          )
+        : null,
+      file: target.stateFile === null ? null : probeStateFile(target.stateFile),
+    };
+  } catch (error) {
+    // One unreadable target must not stop the run for the others.
+    return { kind: 'error', target: target.name, message: (error as Error).message };
+  }
+}
+
+/** One scan of the process table serves every target. */
+export async function observe(targets: readonly TargetConfig[]): Promise<Observed> {
+  const table = await scanProcessTable();
+  const excluded = excludedPids(table, process.pid);
+  return { table, observations: targets.map((target) => observeOne(target, table, excluded)) };
+}

@@ -1,0 +1,130 @@
+import { decide } from '../core/decide.js';
+import type { Config } from '../core/types.js';
+import { formatDuration } from '../core/units.js';
+import { loadState } from '../store/state.js';
+import { EXIT_NOT_UP, EXIT_OK, selectTargets } from './context.js';
+import { observe } from './observe.js';
+
+export interface StatusOptions {
+  readonly config: Config;
+  readonly names: readonly string[];
+  readonly json: boolean;
+}
+
+/** A run is overdue when the previous one is this many intervals old. */
+export const OVERDUE_INTERVALS = 3;
+
+export interface StatusRow {
+  readonly name: string;
+  /** As seen now (the stored state for a paused target). */
+  readonly state: string;
+  readonly reason: string | null;
+  readonly pid: number | null;
+  readonly uptimeMs: number | null;
+  readonly rssBytes: number | null;
+  /** Average over the process's life, in percent of one core. */
+  readonly cpuPercent: number | null;
+  readonly stateFileAgeMs: number | null;
+  readonly restarts24h: number;
+  readonly lastAlertAt: string | null;
+}
+
+function formatBytes(bytes: number | null): string {
+  if (bytes === null) return '-';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Prints every target's live state; exits 1 when any is not up (or paused). */
+export async function runStatus(options: StatusOptions): Promise<number> {
+  const { config } = options;
+  const targets = selectTargets(config, options.names);
+  const nowMs = Date.now();
+  const { state } = await loadState(config.stateDir, nowMs, { moveAside: false });
+  const { table: processes, observations } = await observe(targets);
+  const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
+
+  const rows: StatusRow[] = plan.verdicts.map((verdict) => {
+    const stored = state.targets[verdict.target];
+    const target = targets.find((candidate) => candidate.name === verdict.target)!;
+    const observation = observations.find((candidate) => candidate.target === verdict.target);
+    const process =
+      verdict.pid === null ? undefined : processes.find((candidate) => candidate.pid === verdict.pid);
+    const file = observation?.kind === 'observed' ? observation.file : null;
+    const uptimeMs = process === undefined ? null : nowMs - process.startTimeMs;
+    return {
+      name: verdict.target,
+      state: verdict.status,
+      reason: verdict.reason,
+      pid: verdict.pid,
+      uptimeMs,
+      rssBytes: process?.rssBytes ?? null,
+      cpuPercent:
+        process === undefined || uptimeMs === null || uptimeMs <= 0
+          ? null
+          : Math.round((process.cpuMs / uptimeMs) * 1000) / 10,
+      stateFileAgeMs: target.stateFile !== null && file?.kind === 'present' ? nowMs - file.mtimeMs : null,
+      restarts24h: stored?.restartsMs.filter((at) => nowMs - at < 86_400_000).length ?? 0,
+      lastAlertAt: stored?.lastAlertMs ? new Date(stored.lastAlertMs).toISOString() : null,
+    };
+  });
+  const lastRunMs = state.lastRunMs;
+  const overdue = lastRunMs === null || nowMs - lastRunMs > OVERDUE_INTERVALS * config.intervalMs;
+  const exitCode = rows.every((row) => row.state === 'up' || row.state === 'paused') ? EXIT_OK : EXIT_NOT_UP;
+
+  if (options.json) {
+    const lastRunAt = lastRunMs === null ? null : new Date(lastRunMs).toISOString();
+    process.stdout.write(
+      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows }, null, 2)}\n`,
+    );
+    return exitCode;
+  }
+  const header = [
+    'TARGET',
+    'STATE',
+    'PID',
+    'UPTIME',
+    'MEMORY',
+    'CPU',
+    'FILE AGE',
+    'RESTARTS 24H',
+    'LAST ALERT',
+  ];
+  const cells = rows.map((row) => [
+    row.name,
+    row.state,
+    row.pid === null ? '-' : String(row.pid),
+    row.uptimeMs === null ? '-' : formatDuration(row.uptimeMs),
+    formatBytes(row.rssBytes),
+    row.cpuPercent === null ? '-' : `${row.cpuPercent}%`,
+    row.stateFileAgeMs === null ? '-' : formatDuration(row.stateFileAgeMs),
+    String(row.restarts24h),
+    row.lastAlertAt === null ? '-' : row.lastAlertAt.replace('T', ' ').slice(0, 16),
+  ]);
+  const reasons = rows.filter((row) => row.reason !== null).map((row) => `  ${row.name}: ${row.reason}`);
+  const lastRun =
+    lastRunMs === null
+      ? 'last run: never (is the crontab line installed?)'
+      : `last run: ${new Date(lastRunMs).toISOString()} (${formatDuration(nowMs - lastRunMs)} ago)${overdue ? `, OVERDUE: expected every ${formatDuration(config.intervalMs)}` : ''}`;
+  const out = [table([header, ...cells]), ...(reasons.length > 0 ? ['', ...reasons] : []), '', lastRun];
+  process.stdout.write(`${out.join('\n')}\n`);
+  return exitCode;
+}

@@ -1,0 +1,344 @@
+/**
+ * Config validation: a pure function from the parsed document to a `Config` or a list of
+ * errors, each naming the key path and what was expected. Hand-written rather than a schema
+ * library: cron starts this 288 times a day, and the messages are the product.
+ */
+import type { Config, TargetConfig, TelegramChannelConfig } from './types.js';
+import { parseDurationMs } from './units.js';
+
+export interface ConfigInput {
+  /** The parsed YAML or JSON document. */
+  readonly document: unknown;
+  /** Absolute path of the file, named in errors; its directory anchors relative paths. */
+  readonly file: string;
+  /** For `${VAR}` expansion. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Default for `host`. */
+  readonly hostname: string;
+}
+
+export type ConfigResult =
+  | { readonly kind: 'valid'; readonly config: Config }
+  | { readonly kind: 'invalid'; readonly errors: readonly string[] };
+
+export const DEFAULT_INTERVAL_MS = 5 * 60_000;
+export const DEFAULT_START_GRACE_MS = 3000;
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+export const DEFAULT_STOP_SIGNAL = 'SIGTERM';
+export const DEFAULT_API_ROOT = 'https://api.telegram.org';
+export const DEFAULT_STATE_DIR = '.cronwatch';
+
+const TARGET_NAME = /^[a-z0-9_-]+$/;
+
+const SIGNALS = new Set([
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGKILL',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGTERM',
+  'SIGCONT',
+  'SIGSTOP',
+  'SIGTSTP',
+  'SIGWINCH',
+  'SIGPWR',
+]);
+
+const TOP_KEYS = ['state_dir', 'interval', 'host', 'channels', 'defaults', 'targets'] as const;
+const TELEGRAM_KEYS = ['token', 'chat_id', 'api_root', 'thread_id'] as const;
+const TARGET_KEYS = [
+  'name',
+  'match',
+  'pidfile',
+  'start',
+  'stop',
+  'cwd',
+  'env',
+  'log',
+  'start_grace',
+  'stop_signal',
+  'stop_timeout',
+  'state_file',
+  'max_age',
+] as const;
+
+type Dict = Readonly<Record<string, unknown>>;
+
+/** Joins path segments the POSIX way; the core stays free of `node:path`. */
+export function resolvePath(base: string, path: string): string {
+  const joined = path.startsWith('/') ? path : `${base}/${path}`;
+  const out: string[] = [];
+  for (const part of joined.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return `/${out.join('/')}`;
+}
+
+function dirOf(file: string): string {
+  const index = file.lastIndexOf('/');
+  return index <= 0 ? '/' : file.slice(0, index);
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return String(value);
+}
+
+function isDict(value: unknown): value is Dict {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Collects errors while reading one document; every getter returns a usable fallback. */
+class Reader {
+  readonly errors: string[] = [];
+  /** Variables expanded under `channels`: secrets, kept from the targets' environment. */
+  readonly secretEnv = new Set<string>();
+  private readonly failed = new Set<string>();
+
+  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
+
+  /** Records the first problem of a key; what follows from it would only repeat it. */
+  fail(path: string, message: string): void {
+    if (this.failed.has(path)) return;
+    this.failed.add(path);
+    this.errors.push(`${path}: ${message}`);
+  }
+
+  /** Replaces `${VAR}` everywhere in the document, naming the key of an unset variable. */
+  expand(value: unknown, path: string): unknown {
+    if (typeof value === 'string') {
+      return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
+        const found = this.env[name];
+        if (path.startsWith('channels')) this.secretEnv.add(name);
+        if (found === undefined) {
+          this.fail(path, `environment variable ${name} is not set`);
+          return '';
+        }
+        return found;
+      });
+    }
+    if (Array.isArray(value)) return value.map((item, index) => this.expand(item, `${path}[${index}]`));
+    if (isDict(value)) {
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [key, this.expand(item, path ? `${path}.${key}` : key)]),
+      );
+    }
+    return value;
+  }
+
+  dict(value: unknown, path: string, keys: readonly string[]): Dict {
+    if (value === undefined || value === null) return {};
+    if (!isDict(value)) {
+      this.fail(path, `expected a mapping, got ${show(value)}`);
+      return {};
+    }
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) {
+        const prefix = path === '' ? key : `${path}.${key}`;
+        this.fail(prefix, `unknown key (expected one of: ${keys.join(', ')})`);
+      }
+    }
+    return value;
+  }
+
+  string(value: unknown, path: string): string | null {
+    if (value === undefined || value === null) return null;
+    if (typeof value === 'string' && value.trim() !== '') return value;
+    this.fail(path, `expected a non-empty string, got ${show(value)}`);
+    return null;
+  }
+
+  duration(value: unknown, path: string): number | null {
+    if (value === undefined || value === null) return null;
+    const ms = typeof value === 'string' ? parseDurationMs(value) : null;
+    if (ms === null) this.fail(path, `expected a duration like 30s, 5m, got ${show(value)}`);
+    return ms;
+  }
+}
+
+function readTelegram(reader: Reader, value: unknown): TelegramChannelConfig | null {
+  if (value === undefined || value === null) return null;
+  const raw = reader.dict(value, 'channels.telegram', TELEGRAM_KEYS);
+  const token = reader.string(raw.token, 'channels.telegram.token');
+  if (raw.token === undefined) reader.fail('channels.telegram.token', 'expected the bot token, got nothing');
+  let chatId: string | null = null;
+  if (typeof raw.chat_id === 'number' && Number.isInteger(raw.chat_id)) chatId = String(raw.chat_id);
+  else if (typeof raw.chat_id === 'string' && /^(-?\d+|@\w+)$/.test(raw.chat_id.trim()))
+    chatId = raw.chat_id.trim();
+  else
+    reader.fail(
+      'channels.telegram.chat_id',
+      `expected a chat id like -1001234 or @channel, got ${show(raw.chat_id)}`,
+    );
+  const apiRoot = reader.string(raw.api_root, 'channels.telegram.api_root') ?? DEFAULT_API_ROOT;
+  if (!/^https?:\/\/[^\s/]+/.test(apiRoot)) {
+    reader.fail('channels.telegram.api_root', `expected an http(s) URL, got ${show(apiRoot)}`);
+  }
+  let threadId: number | null = null;
+  if (raw.thread_id !== undefined && raw.thread_id !== null) {
+    if (typeof raw.thread_id === 'number' && Number.isInteger(raw.thread_id) && raw.thread_id > 0) {
+      threadId = raw.thread_id;
+    } else {
+      reader.fail(
+        'channels.telegram.thread_id',
+        `expected a positive whole number, got ${show(raw.thread_id)}`,
+      );
+    }
+  }
+  if (token === null || chatId === null) return null;
+  return { token, chatId, apiRoot: apiRoot.replace(/\/+$/, ''), threadId };
+}
+
+function readEnv(reader: Reader, value: unknown, path: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isDict(value)) {
+    reader.fail(path, `expected a mapping of variable names to values, got ${show(value)}`);
+    return {};
+  }
+  const env: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean')
+      env[key] = String(item);
+    else reader.fail(`${path}.${key}`, `expected a string, got ${show(item)}`);
+  }
+  return env;
+}
+
+function readTarget(
+  reader: Reader,
+  value: unknown,
+  path: string,
+  defaults: Dict,
+  configDir: string,
+  stateDir: string,
+): TargetConfig | null {
+  const own = reader.dict(value, path, TARGET_KEYS);
+  // A key given in `defaults` is reported under `defaults`, so the user edits the right line.
+  const at = (key: string): string => (key in own ? `${path}.${key}` : `defaults.${key}`);
+  const pick = (key: string): unknown => (key in own ? own[key] : defaults[key]);
+
+  const name = reader.string(own.name, `${path}.name`);
+  if (own.name === undefined) reader.fail(`${path}.name`, 'expected a name like my-bot, got nothing');
+  else if (name !== null && !TARGET_NAME.test(name)) {
+    reader.fail(`${path}.name`, `expected lowercase letters, digits, _ and - only, got ${show(name)}`);
+  }
+  const match = reader.string(pick('match'), at('match'));
+  if (match !== null) {
+    try {
+      new RegExp(match);
+    } catch (error) {
+      reader.fail(
+        at('match'),
+        `expected a regular expression, got ${show(match)} (${(error as Error).message})`,
+      );
+    }
+  }
+  const cwd = resolvePath(configDir, reader.string(pick('cwd'), at('cwd')) ?? '.');
+  const inCwd = (key: string): string | null => {
+    const given = reader.string(pick(key), at(key));
+    return given === null ? null : resolvePath(cwd, given);
+  };
+  const pidfile = inCwd('pidfile');
+  const start = reader.string(pick('start'), at('start'));
+  const stop = reader.string(pick('stop'), at('stop'));
+  const stateFile = inCwd('state_file');
+  const maxAgeMs = reader.duration(pick('max_age'), at('max_age'));
+  const stopSignalRaw = reader.string(pick('stop_signal'), at('stop_signal')) ?? DEFAULT_STOP_SIGNAL;
+  const stopSignal = stopSignalRaw.toUpperCase().startsWith('SIG')
+    ? stopSignalRaw.toUpperCase()
+    : `SIG${stopSignalRaw.toUpperCase()}`;
+  if (!SIGNALS.has(stopSignal)) {
+    reader.fail(
+      at('stop_signal'),
+      `expected a signal name like SIGTERM or SIGINT, got ${show(stopSignalRaw)}`,
+    );
+  }
+
+  if (match === null && pidfile === null && stateFile === null) {
+    reader.fail(path, 'expected at least one of match, pidfile (a process) or state_file (a heartbeat)');
+  }
+  if (start !== null && match === null && pidfile === null) {
+    reader.fail(`${path}.start`, 'a target with start needs match or pidfile, to find what it started');
+  }
+  if (stateFile !== null && maxAgeMs === null) {
+    reader.fail(`${path}.max_age`, 'expected a duration like 20m with state_file, got nothing');
+  }
+  if (maxAgeMs !== null && stateFile === null) {
+    reader.fail(`${path}.state_file`, 'expected the file whose age max_age limits, got nothing');
+  }
+  if (name === null) return null;
+  return {
+    name,
+    match,
+    pidfile,
+    start,
+    stop,
+    cwd,
+    env: readEnv(reader, pick('env'), at('env')),
+    log: inCwd('log') ?? `${stateDir}/logs/${name}.log`,
+    startGraceMs: reader.duration(pick('start_grace'), at('start_grace')) ?? DEFAULT_START_GRACE_MS,
+    stopSignal,
+    stopTimeoutMs: reader.duration(pick('stop_timeout'), at('stop_timeout')) ?? DEFAULT_STOP_TIMEOUT_MS,
+    stateFile,
+    maxAgeMs,
+  };
+}
+
+/** Validates a parsed config document. Errors are `<key path>: <what was expected>`. */
+export function validateConfig(input: ConfigInput): ConfigResult {
+  const reader = new Reader(input.env);
+  const document = reader.expand(input.document, '');
+  if (!isDict(document)) {
+    return {
+      kind: 'invalid',
+      errors: [`(top level): expected a mapping with targets, got ${show(document)}`],
+    };
+  }
+  const top = reader.dict(document, '', TOP_KEYS);
+  const configDir = dirOf(input.file);
+  const stateDir = resolvePath(configDir, reader.string(top.state_dir, 'state_dir') ?? DEFAULT_STATE_DIR);
+  const intervalMs = reader.duration(top.interval, 'interval') ?? DEFAULT_INTERVAL_MS;
+  const host = reader.string(top.host, 'host') ?? input.hostname;
+  const channels = reader.dict(top.channels, 'channels', ['telegram']);
+  const telegram = readTelegram(reader, channels.telegram);
+  const defaults = reader.dict(
+    top.defaults,
+    'defaults',
+    TARGET_KEYS.filter((key) => key !== 'name'),
+  );
+
+  const targets: TargetConfig[] = [];
+  if (!Array.isArray(top.targets)) {
+    reader.fail('targets', `expected a list of targets, got ${show(top.targets)}`);
+  } else {
+    const seen = new Set<string>();
+    top.targets.forEach((raw, index) => {
+      const target = readTarget(reader, raw, `targets[${index}]`, defaults, configDir, stateDir);
+      if (target === null) return;
+      if (seen.has(target.name))
+        reader.fail(`targets[${index}].name`, `expected a unique name, got ${show(target.name)} again`);
+      seen.add(target.name);
+      targets.push(target);
+    });
+  }
+  if (reader.errors.length > 0) return { kind: 'invalid', errors: reader.errors };
+  return {
+    kind: 'valid',
+    config: {
+      file: input.file,
+      stateDir,
+      intervalMs,
+      host,
+      channels: { telegram },
+      targets,
+      secretEnv: [...reader.secretEnv],
+    },
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The vocabulary shared by the core and the shell: config, observations, states, flips,
+ * actions and alerts. Nothing here touches a clock, a file or a process.
+ */
+
+/** One watched thing, with every default applied and every path absolute. */
+export interface TargetConfig {
+  /** `[a-z0-9_-]+`, unique within a config. */
+  readonly name: string;
+  /** Regular expression source, matched against the full command line (like `pgrep -f`). */
+  readonly match: string | null;
+  /** Absolute path of a pid file; with `match` too, the pid must also match. */
+  readonly pidfile: string | null;
+  /** Shell command run by `/bin/sh -c` in `cwd`; null: nothing to restart (alert only). */
+  readonly start: string | null;
+  /** Shell command that stops the target; null: `stopSignal` to its process group. */
+  readonly stop: string | null;
+  /** Absolute working directory for `start` and `stop`. */
+  readonly cwd: string;
+  /** Extra environment for `start` and `stop`. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Absolute path that receives the started process's stdout and stderr, appended. */
+  readonly log: string;
+  /** A started process must stay alive this long to count as started. */
+  readonly startGraceMs: number;
+  /** Signal name sent to the process group to stop it, e.g. `SIGTERM`. */
+  readonly stopSignal: string;
+  /** After this long without exiting, SIGKILL goes to the process group. */
+  readonly stopTimeoutMs: number;
+  /** Absolute path of the file whose age proves the target works. */
+  readonly stateFile: string | null;
+  /** A state file (and process start) older than this means the target is hung. */
+  readonly maxAgeMs: number | null;
+}
+
+export interface TelegramChannelConfig {
+  readonly token: string;
+  readonly chatId: string;
+  /** Bot API root, without a trailing slash. */
+  readonly apiRoot: string;
+  readonly threadId: number | null;
+}
+
+export interface Config {
+  /** Absolute path of the file the config was read from. */
+  readonly file: string;
+  /** Absolute path of cronwatch's own state directory. */
+  readonly stateDir: string;
+  /** The cron period: overdue detection and the crontab line. */
+  readonly intervalMs: number;
+  /** Named in every alert. */
+  readonly host: string;
+  readonly channels: { readonly telegram: TelegramChannelConfig | null };
+  readonly targets: readonly TargetConfig[];
+  /** Environment variables the channels' secrets came from; targets do not inherit them. */
+  readonly secretEnv: readonly string[];
+}
+
+/** One process as read from the process table. */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  /** Process group id. */
+  readonly pgid: number;
+  /** Session id. */
+  readonly sid: number;
+  /** When the process started, epoch milliseconds (to the clock tick on Linux). */
+  readonly startTimeMs: number;
+  /**
+   * Start time in clock ticks since boot, as the kernel keeps it (Linux); the exact half of a
+   * process's identity. null where the platform does not give it (then `startTimeMs` is used).
+   */
+  readonly startTicks: number | null;
+  /** argv joined by spaces; empty for kernel threads. */
+  readonly cmdline: string;
+  /** One-letter kernel state: R, S, D, Z (zombie), T (stopped), ... */
+  readonly state: string;
+  readonly rssBytes: number;
+  /** User + system CPU time used over the process's life. */
+  readonly cpuMs: number;
+}
+
+/** Identity of a process: a reused pid or a rewritten command line is another process. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly startTicks: number | null;
+  readonly startTimeMs: number;
+  readonly cmdline: string;
+}
+
+/** What the process probe found for one target. */
+export type ProcessFinding =
+  | {
+      readonly kind: 'running';
+      readonly process: ProcessInfo;
+      /** How many live processes matched (the oldest is `process`). */
+      readonly count: number;
+    }
+  | { readonly kind: 'absent'; readonly reason: string };
+
+/** What the state-file probe found for one target. */
+export type FileFinding =
+  | { readonly kind: 'present'; readonly mtimeMs: number }
+  | { readonly kind: 'missing' };
+
+/** Everything a run saw of one target, read once per run. */
+export type Observation =
+  | {
+      readonly kind: 'observed';
+      readonly target: string;
+      /** null when the target has no `match` nor `pidfile` (heartbeat only). */
+      readonly process: ProcessFinding | null;
+      /** null when the target has no `state_file`. */
+      readonly file: FileFinding | null;
+    }
+  | { readonly kind: 'error'; readonly target: string; readonly message: string };
+
+/** Stored states; `new` until first observed. */
+export type TargetStatus = 'new' | 'up' | 'down' | 'stale' | 'paused';
+
+export interface PauseInfo {
+  readonly by: string;
+  readonly reason: string | null;
+  /** epoch ms; null: until resumed. */
+  readonly untilMs: number | null;
+}
+
+/** What cronwatch remembers of one target between runs. */
+export interface TargetState {
+  readonly status: TargetStatus;
+  /** When `status` last changed, epoch ms. */
+  readonly sinceMs: number;
+  /** When the current problem began (first run not up), epoch ms; null while up. */
+  readonly downSinceMs: number | null;
+  /** The last reason given for a problem. */
+  readonly reason: string | null;
+  /** The process last seen or started for this target. */
+  readonly process: ProcessIdentity | null;
+  /** Epoch ms of each restart cronwatch made (incidents only, newest last, trimmed). */
+  readonly restartsMs: readonly number[];
+  /** When an alert about this target was last enqueued, epoch ms. */
+  readonly lastAlertMs: number | null;
+  readonly pause: PauseInfo | null;
+}
+
+export interface State {
+  readonly version: 1;
+  /** When the previous run ended its observation, epoch ms; null before the first run. */
+  readonly lastRunMs: number | null;
+  readonly targets: Readonly<Record<string, TargetState>>;
+}
+
+/** What the shell is told to do for one target. */
+export type Action =
+  | { readonly kind: 'start'; readonly target: string; readonly reason: string }
+  | {
+      readonly kind: 'restart';
+      readonly target: string;
+      readonly reason: string;
+      /** The process to stop first; it is re-identified before any signal. */
+      readonly process: ProcessIdentity;
+      readonly pgid: number;
+    };
+
+/** How an action ended, as the shell reports it back to the core. */
+export type ActionOutcome =
+  | { readonly kind: 'started'; readonly pid: number; readonly identity: ProcessIdentity }
+  | {
+      readonly kind: 'start_failed';
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      readonly error: string | null;
+      /** Last lines of the target's log. */
+      readonly logTail: readonly string[];
+    }
+  | { readonly kind: 'stop_failed'; readonly error: string };
+
+/** A change of state. */
+export interface Flip {
+  readonly target: string;
+  readonly from: TargetStatus;
+  readonly to: TargetStatus;
+  readonly reason: string | null;
+  readonly atMs: number;
+}
+
+/** What is said to the owner; rendered per channel by `src/core/format.ts`. */
+export type Alert =
+  | {
+      /** Something is wrong; `outcome` says what was done about it (null: nothing could be). */
+      readonly kind: 'problem';
+      readonly target: string;
+      readonly status: 'down' | 'stale';
+      readonly reason: string;
+      readonly outcome: ActionOutcome | null;
+      readonly atMs: number;
+    }
+  | {
+      /** A target that was down is up again, by itself or by a start. */
+      readonly kind: 'recovered';
+      readonly target: string;
+      readonly downForMs: number;
+      readonly pid: number | null;
+      readonly atMs: number;
+    }
+  | {
+      /** A restart asked for by a person (`cronwatch restart`). */
+      readonly kind: 'restarted';
+      readonly target: string;
+      readonly reason: string | null;
+      readonly outcome: ActionOutcome;
+      readonly atMs: number;
+    }
+  | { readonly kind: 'test'; readonly atMs: number };
+
+/** An alert as stored in the outbox, ready for any channel. */
+export interface Envelope {
+  /** Unique and sortable: enqueue order. */
+  readonly id: string;
+  readonly host: string;
+  readonly createdMs: number;
+  /** Sent without sound (Telegram `disable_notification`). */
+  readonly silent: boolean;
+  readonly alerts: readonly Alert[];
+}

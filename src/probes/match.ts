@@ -1,0 +1,197 @@
+/**
+ * Finding a target in the process table: by regular expression on the full command line, by pid
+ * file, or both. Pure but for reading the pid file.
+ */
+import { readFileSync } from 'node:fs';
+import type { ProcessFinding, ProcessInfo } from '../core/types.js';
+
+/** How a target is recognised; at least one of the two is set. */
+export interface TargetSpec {
+  /** Matched against the full command line (like `pgrep -f`), never the 15-character comm. */
+  readonly match: RegExp | null;
+  /** Absolute path of a pid file; with `match` too, the pid's command line must also match. */
+  readonly pidfile: string | null;
+}
+
+/** Longest command line or pid file excerpt quoted in a reason, so that alerts stay short. */
+const QUOTE_CHARS = 200;
+
+/**
+ * cronwatch's own process, its ancestors and its descendants: the cron job's `/bin/sh -c "...
+ * cronwatch check"` or a `sh -c` cronwatch started may carry a target's pattern in their command
+ * line, and must never be taken for the target.
+ */
+export function excludedPids(table: readonly ProcessInfo[], selfPid: number): Set<number> {
+  const byPid = new Map<number, ProcessInfo>();
+  const children = new Map<number, number[]>();
+  for (const entry of table) {
+    byPid.set(entry.pid, entry);
+    const siblings = children.get(entry.ppid);
+    if (siblings === undefined) {
+      children.set(entry.ppid, [entry.pid]);
+    } else {
+      siblings.push(entry.pid);
+    }
+  }
+  const excluded = new Set<number>([selfPid]);
+  // The `has` checks guard against a loop, possible in a table read while pids were being reused.
+  for (let ancestor = byPid.get(selfPid)?.ppid; ancestor !== undefined && ancestor > 0; ) {
+    if (excluded.has(ancestor)) {
+      break;
+    }
+    excluded.add(ancestor);
+    ancestor = byPid.get(ancestor)?.ppid;
+  }
+  // Descendants in another session are targets cronwatch started (detached, setsid), not its
+  // helpers: they must stay visible, or a run would not see what it had just started.
+  const ownSid = byPid.get(selfPid)?.sid;
+  const pending = [selfPid];
+  for (let parent = pending.pop(); parent !== undefined; parent = pending.pop()) {
+    for (const child of children.get(parent) ?? []) {
+      if (ownSid !== undefined && byPid.get(child)?.sid !== ownSid) continue;
+      if (!excluded.has(child)) {
+        excluded.add(child);
+        pending.push(child);
+      }
+    }
+  }
+  return excluded;
+}
+
+/**
+ * Why a process in the table cannot be a target, or null when it can. A zombie has exited; a
+ * kernel thread (empty command line) was never started by anyone's config.
+ */
+function notAlive(entry: ProcessInfo): string | null {
+  if (entry.state === 'Z' || entry.state === 'X') {
+    return 'is not running (zombie)';
+  }
+  if (entry.cmdline === '') {
+    return 'is a kernel thread';
+  }
+  return null;
+}
+
+/** A shell running one command line for someone: `sh -c ...`, `/bin/bash -c ...`. */
+const SHELL_WRAPPER = /^(\S*\/)?(sh|bash|dash|zsh) -c /;
+
+function byPidOf(table: readonly ProcessInfo[], pid: number): string {
+  return table.find((entry) => entry.pid === pid)?.cmdline ?? '';
+}
+
+function matches(pattern: RegExp, cmdline: string): boolean {
+  // `search` ignores `lastIndex`, so a pattern given the `g` or `y` flag still tests the whole line.
+  return cmdline.search(pattern) !== -1;
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}…` : text);
+}
+
+/**
+ * Finds a target's process. With `match` only: every live process outside `excluded` whose command
+ * line matches; `process` is the oldest (then the lowest pid), `count` how many matched. With a pid
+ * file: that pid, which must be live, outside `excluded` and, with `match` too, matching; `count`
+ * is then 1. Absent findings say why in words fit for an alert.
+ * @throws when `spec` has neither `match` nor `pidfile`.
+ */
+export function findTargetProcess(
+  spec: TargetSpec,
+  table: readonly ProcessInfo[],
+  excluded: ReadonlySet<number>,
+): ProcessFinding {
+  if (spec.pidfile !== null) {
+    return findByPidfile(spec.pidfile, spec.match, table, excluded);
+  }
+  if (spec.match === null) {
+    throw new TypeError('Expected a target with `match` or `pidfile`, got neither');
+  }
+  const pattern = spec.match;
+  const matching = table.filter(
+    (entry) => !excluded.has(entry.pid) && notAlive(entry) === null && matches(pattern, entry.cmdline),
+  );
+  // `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target.
+  const matchingPids = new Set(matching.map((entry) => entry.pid));
+  const wrappers = new Set(
+    matching
+      .filter((entry) => matchingPids.has(entry.ppid) && SHELL_WRAPPER.test(byPidOf(table, entry.ppid)))
+      .map((entry) => entry.ppid),
+  );
+  let oldest: ProcessInfo | null = null;
+  let count = 0;
+  for (const entry of matching) {
+    if (wrappers.has(entry.pid)) {
+      continue;
+    }
+    count += 1;
+    if (
+      oldest === null ||
+      entry.startTimeMs < oldest.startTimeMs ||
+      (entry.startTimeMs === oldest.startTimeMs && entry.pid < oldest.pid)
+    ) {
+      oldest = entry;
+    }
+  }
+  if (oldest === null) {
+    return { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+  }
+  return { kind: 'running', process: oldest, count };
+}
+
+function findByPidfile(
+  pidfile: string,
+  pattern: RegExp | null,
+  table: readonly ProcessInfo[],
+  excluded: ReadonlySet<number>,
+): ProcessFinding {
+  const read = readPidfile(pidfile);
+  if (typeof read === 'string') {
+    return { kind: 'absent', reason: read };
+  }
+  const pid = read.pid;
+  const entry = table.find((candidate) => candidate.pid === pid);
+  if (entry === undefined) {
+    return { kind: 'absent', reason: `pid ${pid} from ${pidfile} is not running` };
+  }
+  const dead = notAlive(entry);
+  if (dead !== null) {
+    return { kind: 'absent', reason: `pid ${pid} from ${pidfile} ${dead}` };
+  }
+  if (excluded.has(pid)) {
+    // A stale pid file whose pid was reused by cron, a shell or cronwatch itself.
+    return {
+      kind: 'absent',
+      reason: `pid ${pid} from ${pidfile} is cronwatch or one of its parent or child processes`,
+    };
+  }
+  if (pattern !== null && !matches(pattern, entry.cmdline)) {
+    return {
+      kind: 'absent',
+      reason: `pid ${pid} from ${pidfile} is ${quote(entry.cmdline)}, which does not match ${String(pattern)}`,
+    };
+  }
+  return { kind: 'running', process: entry, count: 1 };
+}
+
+/** The pid a pid file names, or why it names none. Like most tools, only the first line counts. */
+function readPidfile(pidfile: string): { readonly pid: number } | string {
+  let text: string;
+  try {
+    text = readFileSync(pidfile, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      return `pid file ${pidfile} missing`;
+    }
+    return `pid file ${pidfile} unreadable (${code ?? (error as Error).message})`;
+  }
+  const firstLine = text.split('\n', 1)[0]?.trim() ?? '';
+  if (firstLine === '') {
+    return `pid file ${pidfile} is empty`;
+  }
+  const pid = Number(firstLine);
+  if (!/^\d+$/.test(firstLine) || !Number.isSafeInteger(pid) || pid <= 0) {
+    return `pid file ${pidfile} holds ${quote(firstLine)}, not a pid`;
+  }
+  return { pid };
+}

@@ -1,0 +1,91 @@
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readProcess } from '../probes/process-table.js';
+
+/** Who holds the lock: enough to tell a live holder from a reused pid. */
+interface LockHolder {
+  readonly pid: number;
+  readonly startTicks: number | null;
+  readonly sinceMs: number;
+}
+
+export type LockResult =
+  | { readonly kind: 'acquired'; readonly release: () => Promise<void>; readonly tookOverFrom: number | null }
+  | { readonly kind: 'held'; readonly pid: number; readonly sinceMs: number };
+
+const LOCK_FILE = 'lock';
+const TAKEOVER_FILE = 'lock.takeover';
+
+function holderAlive(holder: LockHolder): boolean {
+  const info = readProcess(holder.pid);
+  if (info === null || info.state === 'Z') return false;
+  return holder.startTicks === null || info.startTicks === null || info.startTicks === holder.startTicks;
+}
+
+async function readHolder(path: string): Promise<LockHolder | null> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockHolder>;
+    if (typeof parsed.pid !== 'number') return { pid: -1, startTicks: null, sinceMs: 0 };
+    return { pid: parsed.pid, startTicks: parsed.startTicks ?? null, sinceMs: parsed.sinceMs ?? 0 };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // An unreadable or half-written lock (a crash mid-write) belongs to nobody.
+    return { pid: -1, startTicks: null, sinceMs: 0 };
+  }
+}
+
+function myHolder(nowMs: number): string {
+  const self = readProcess(process.pid);
+  return JSON.stringify({ pid: process.pid, startTicks: self?.startTicks ?? null, sinceMs: nowMs });
+}
+
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  try {
+    await writeFile(path, content, { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/**
+ * Takes the run lock in `stateDir`, so that two runs never act at once. A lock whose holder
+ * is dead (crashed run, reboot, reused pid) is taken over; the takeover itself is guarded by
+ * a second exclusive file so that two runs finding the same dead lock cannot both win.
+ */
+export async function acquireLock(stateDir: string, nowMs: number): Promise<LockResult> {
+  const lockPath = join(stateDir, LOCK_FILE);
+  const content = myHolder(nowMs);
+  const release = async (): Promise<void> => {
+    const holder = await readHolder(lockPath);
+    if (holder?.pid === process.pid) await unlink(lockPath).catch(() => undefined);
+  };
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    if (await createExclusive(lockPath, content)) return { kind: 'acquired', release, tookOverFrom: null };
+    const holder = await readHolder(lockPath);
+    if (holder === null) continue;
+    if (holderAlive(holder)) return { kind: 'held', pid: holder.pid, sinceMs: holder.sinceMs };
+    const takeoverPath = join(stateDir, TAKEOVER_FILE);
+    if (!(await createExclusive(takeoverPath, content))) {
+      const other = await readHolder(takeoverPath);
+      if (other !== null && holderAlive(other))
+        return { kind: 'held', pid: other.pid, sinceMs: other.sinceMs };
+      await unlink(takeoverPath).catch(() => undefined);
+      continue;
+    }
+    try {
+      const again = await readHolder(lockPath);
+      if (again !== null && again.pid === holder.pid && again.sinceMs === holder.sinceMs) {
+        const temp = `${lockPath}.${process.pid}.tmp`;
+        await writeFile(temp, content, { mode: 0o600 });
+        await rename(temp, lockPath);
+        return { kind: 'acquired', release, tookOverFrom: holder.pid };
+      }
+    } finally {
+      await unlink(takeoverPath).catch(() => undefined);
+    }
+  }
+  const holder = await readHolder(lockPath);
+  return { kind: 'held', pid: holder?.pid ?? -1, sinceMs: holder?.sinceMs ?? 0 };
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/core/config.js';
+
+const FILE = '/srv/app/cronwatch.yaml';
+
+function check(document: unknown, env: Record<string, string> = {}) {
+  return validateConfig({ document, file: FILE, env, hostname: 'box' });
+}
+
+function errorsOf(document: unknown, env: Record<string, string> = {}): readonly string[] {
+  const result = check(document, env);
+  if (result.kind === 'valid') throw new Error('expected the config to be invalid');
+  return result.errors;
+}
+
+describe('core', () => {
+  describe('validateConfig()', () => {
+    it('applies defaults and resolves paths beside the config and in the target cwd', () => {
+      const result = check({
+        defaults: { stop_timeout: '20s' },
+        targets: [
+          {
+            name: 'bot',
+            match: 'node bot\\.js',
+            start: 'node bot.js',
+            cwd: 'bot',
+            state_file: 'st.json',
+            max_age: '20m',
+          },
+        ],
+      });
+      expect(result.kind).toBe('valid');
+      if (result.kind !== 'valid') return;
+      const { config } = result;
+      expect(config.stateDir).toBe('/srv/app/.cronwatch');
+      expect(config.intervalMs).toBe(300_000);
+      expect(config.host).toBe('box');
+      expect(config.channels.telegram).toBeNull();
+      expect(config.targets[0]).toMatchObject({
+        cwd: '/srv/app/bot',
+        stateFile: '/srv/app/bot/st.json',
+        maxAgeMs: 1_200_000,
+        stopTimeoutMs: 20_000,
+        stopSignal: 'SIGTERM',
+        log: '/srv/app/.cronwatch/logs/bot.log',
+      });
+    });
+
+    it('names the key path and quotes the bad value of a wrong duration', () => {
+      expect(
+        errorsOf({
+          targets: [
+            { name: 'a', match: 'a' },
+            { name: 'b', match: 'b', state_file: 'x', max_age: 'soon' },
+          ],
+        }),
+      ).toContain('targets[1].max_age: expected a duration like 30s, 5m, got "soon"');
+    });
+
+    it('rejects unknown keys, so that a typo cannot silently disable a check', () => {
+      const errors = errorsOf({
+        targets: [{ name: 'a', match: 'a', state_file: 'x', max_age: '1m', max_agee: '2m' }],
+      });
+      expect(errors.some((line) => line.startsWith('targets[0].max_agee: unknown key'))).toBe(true);
+      expect(errorsOf({ intervall: '5m', targets: [] })[0]).toMatch(/^intervall: unknown key/);
+    });
+
+    it('expands ${VAR} and names the key of an unset variable', () => {
+      const channels = { telegram: { token: '${TOKEN}', chat_id: '${CHAT}' } };
+      const ok = check({ channels, targets: [] }, { TOKEN: '123:abc', CHAT: '-100200' });
+      expect(ok.kind === 'valid' && ok.config.channels.telegram).toMatchObject({
+        token: '123:abc',
+        chatId: '-100200',
+        apiRoot: 'https://api.telegram.org',
+      });
+      expect(errorsOf({ channels, targets: [] }, { CHAT: '1' })).toEqual([
+        'channels.telegram.token: environment variable TOKEN is not set',
+      ]);
+    });
+
+    it('reports a bad default under defaults, where the user has to fix it', () => {
+      expect(errorsOf({ defaults: { stop_timeout: 10 }, targets: [{ name: 'a', match: 'a' }] })).toEqual([
+        'defaults.stop_timeout: expected a duration like 30s, 5m, got 10',
+      ]);
+    });
+
+    it('rejects duplicate and malformed names, bad regexes, signals and incomplete targets', () => {
+      const errors = errorsOf({
+        targets: [
+          { name: 'Bot!', match: 'x' },
+          { name: 'a', match: '(' },
+          { name: 'a', match: 'y', stop_signal: 'SIGFOO' },
+          { name: 'c', start: 'node c.js' },
+          { name: 'd', state_file: 'd.json' },
+        ],
+      });
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          'targets[0].name: expected lowercase letters, digits, _ and - only, got "Bot!"',
+          expect.stringMatching(/^targets\[1\]\.match: expected a regular expression, got "\("/),
+          'targets[2].name: expected a unique name, got "a" again',
+          'targets[2].stop_signal: expected a signal name like SIGTERM or SIGINT, got "SIGFOO"',
+          'targets[3]: expected at least one of match, pidfile (a process) or state_file (a heartbeat)',
+          'targets[4].max_age: expected a duration like 20m with state_file, got nothing',
+        ]),
+      );
+    });
+
+    it('accepts a numeric chat id and a forum thread', () => {
+      const result = check({
+        channels: {
+          telegram: { token: 't', chat_id: -1001, thread_id: 12, api_root: 'http://127.0.0.1:9/' },
+        },
+        targets: [],
+      });
+      expect(result.kind === 'valid' && result.config.channels.telegram).toEqual({
+        token: 't',
+        chatId: '-1001',
+        apiRoot: 'http://127.0.0.1:9',
+        threadId: 12,
+      });
+    });
+  });
+});

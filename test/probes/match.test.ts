@@ -1,0 +1,320 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcessInfo } from '../../src/core/types.js';
+import { excludedPids, findTargetProcess } from '../../src/probes/match.js';
+import { scanProcessTable } from '../../src/probes/process-table.js';
+import {
+  cleanUp,
+  deadPid,
+  makeTempDir,
+  SLEEPER,
+  spawnOrphanSleeper,
+  spawnSleeper,
+  spawnTracked,
+  spawnZombie,
+  uniqueMarker,
+  waitFor,
+  waitForProcess,
+} from './probe-helpers.js';
+
+const onLinux = process.platform === 'linux';
+const NONE: ReadonlySet<number> = new Set();
+
+function literally(text: string): RegExp {
+  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+}
+
+function entry(fields: Partial<ProcessInfo> & Pick<ProcessInfo, 'pid'>): ProcessInfo {
+  return {
+    ppid: 1,
+    pgid: fields.pid,
+    sid: fields.pid,
+    startTimeMs: 1_700_000_000_000,
+    startTicks: 1000,
+    cmdline: 'node monitor.js',
+    state: 'S',
+    rssBytes: 4096,
+    cpuMs: 0,
+    ...fields,
+  };
+}
+
+function writePidfile(content: string): string {
+  const path = join(makeTempDir(), 'target.pid');
+  writeFileSync(path, content);
+  return path;
+}
+
+afterEach(cleanUp);
+
+describe('probes', () => {
+  describe.runIf(onLinux)('excludedPids()', () => {
+    it('holds this process, its parent, and a child and grandchild whose argv holds the pattern', async () => {
+      const marker = uniqueMarker('excluded');
+      // `; :` keeps sh from exec'ing node, so sh stays as the child and node is the grandchild.
+      const shell = spawnTracked('/bin/sh', ['-c', '"$0" "$1" "$2"; :', process.execPath, SLEEPER, marker]);
+      const grandchild = await waitFor('the grandchild', async () =>
+        (await scanProcessTable()).find(
+          (found) => found.ppid === shell.pid && found.cmdline.includes(marker),
+        ),
+      );
+      const table = await scanProcessTable();
+      const excluded = excludedPids(table, process.pid);
+
+      expect(excluded).toContain(process.pid);
+      expect(excluded).toContain(process.ppid);
+      expect(excluded).toContain(shell.pid);
+      expect(excluded).toContain(grandchild.pid);
+      expect(findTargetProcess({ match: literally(marker), pidfile: null }, table, excluded)).toEqual({
+        kind: 'absent',
+        reason: `no process matches ${String(literally(marker))}`,
+      });
+    });
+
+    it('leaves visible a descendant in a session of its own: a target cronwatch started', () => {
+      const table = [
+        entry({ pid: 10, ppid: 1, sid: 10 }),
+        entry({ pid: 20, ppid: 10, sid: 10 }),
+        entry({ pid: 30, ppid: 20, sid: 30 }),
+        entry({ pid: 31, ppid: 30, sid: 30 }),
+      ];
+      expect([...excludedPids(table, 20)].sort((a, b) => a - b)).toEqual([1, 10, 20]);
+    });
+
+    it('leaves out a process with the same pattern that is not of its family', async () => {
+      const marker = uniqueMarker('family');
+      const child = spawnSleeper(marker);
+      const orphanPid = await spawnOrphanSleeper(marker);
+      await waitForProcess(child.pid!, marker);
+      const table = await scanProcessTable();
+      const excluded = excludedPids(table, process.pid);
+
+      expect(excluded).not.toContain(orphanPid);
+      expect(findTargetProcess({ match: literally(marker), pidfile: null }, table, excluded)).toMatchObject({
+        kind: 'running',
+        process: { pid: orphanPid },
+        count: 1,
+      });
+    });
+
+    it('follows a chain of parents and children in a given table, and stops on a loop', () => {
+      const table = [
+        entry({ pid: 1, ppid: 0 }),
+        entry({ pid: 10, ppid: 1 }),
+        entry({ pid: 20, ppid: 10, sid: 10 }),
+        entry({ pid: 30, ppid: 20, sid: 10 }),
+        entry({ pid: 31, ppid: 30, sid: 10 }),
+        entry({ pid: 40, ppid: 1 }),
+        entry({ pid: 50, ppid: 51 }),
+        entry({ pid: 51, ppid: 50 }),
+      ];
+      expect([...excludedPids(table, 20)].sort((a, b) => a - b)).toEqual([1, 10, 20, 30, 31]);
+      expect([...excludedPids(table, 50)].sort((a, b) => a - b)).toEqual([50, 51]);
+      expect([...excludedPids(table, 99)]).toEqual([99]);
+    });
+  });
+
+  describe('findTargetProcess()', () => {
+    it('takes the program, not the sh -c wrapper whose command line mentions it', () => {
+      const table = [
+        entry({ pid: 10, ppid: 1, cmdline: '/bin/sh -c node monitor.js; echo done', startTimeMs: 1 }),
+        entry({ pid: 11, ppid: 10, cmdline: 'node monitor.js', startTimeMs: 2 }),
+      ];
+      expect(findTargetProcess({ match: /node monitor/, pidfile: null }, table, new Set())).toMatchObject({
+        kind: 'running',
+        process: { pid: 11 },
+        count: 1,
+      });
+    });
+
+    it.runIf(onLinux)(
+      'tells apart two processes with the same comm by their full command lines',
+      async () => {
+        const first = uniqueMarker('first');
+        const second = uniqueMarker('second');
+        const a = spawnSleeper(first);
+        const b = spawnSleeper(second);
+        await waitForProcess(a.pid!, first);
+        await waitForProcess(b.pid!, second);
+        const comm = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8');
+        expect(comm(a.pid!)).toBe(comm(b.pid!));
+
+        const table = await scanProcessTable();
+        expect(findTargetProcess({ match: literally(second), pidfile: null }, table, NONE)).toMatchObject({
+          kind: 'running',
+          process: { pid: b.pid },
+          count: 1,
+        });
+      },
+    );
+
+    it.runIf(onLinux)('reports the oldest of several matches and how many there are', async () => {
+      const marker = uniqueMarker('several');
+      const older = spawnSleeper(marker);
+      const olderFound = await waitForProcess(older.pid!, marker);
+      const newer = await waitFor('a second process that started later', async () => {
+        const candidate = spawnSleeper(marker);
+        const found = await waitForProcess(candidate.pid!, marker);
+        return found.startTimeMs > olderFound.startTimeMs ? candidate : null;
+      });
+
+      const table = await scanProcessTable();
+      const found = findTargetProcess({ match: literally(marker), pidfile: null }, table, NONE);
+      expect(newer.pid).not.toBe(older.pid);
+      expect(found).toMatchObject({ kind: 'running', process: { pid: older.pid } });
+      expect(found.kind === 'running' && found.count).toBeGreaterThanOrEqual(2);
+    });
+
+    it('breaks a tie in start time by the lowest pid', () => {
+      const table = [
+        entry({ pid: 30 }),
+        entry({ pid: 20 }),
+        entry({ pid: 25, startTimeMs: 1_800_000_000_000 }),
+      ];
+      expect(findTargetProcess({ match: /monitor/, pidfile: null }, table, NONE)).toMatchObject({
+        kind: 'running',
+        process: { pid: 20 },
+        count: 3,
+      });
+    });
+
+    it('counts zombies and kernel threads as dead, whatever the pattern', () => {
+      const table = [entry({ pid: 7, state: 'Z' }), entry({ pid: 2, cmdline: '' })];
+      expect(findTargetProcess({ match: /.*/, pidfile: null }, table, NONE)).toEqual({
+        kind: 'absent',
+        reason: 'no process matches /.*/',
+      });
+    });
+
+    it('matches the same way twice with a global regular expression', () => {
+      const table = [entry({ pid: 9 })];
+      const pattern = /monitor/g;
+      expect(findTargetProcess({ match: pattern, pidfile: null }, table, NONE).kind).toBe('running');
+      expect(findTargetProcess({ match: pattern, pidfile: null }, table, NONE).kind).toBe('running');
+    });
+
+    it('throws when given neither a pattern nor a pid file', () => {
+      expect(() => findTargetProcess({ match: null, pidfile: null }, [], NONE)).toThrow(/match.*pidfile/);
+    });
+
+    describe('with a pid file', () => {
+      it.runIf(onLinux)('finds the live process it names, with or without a matching pattern', async () => {
+        const marker = uniqueMarker('pidfile-live');
+        const child = spawnSleeper(marker);
+        await waitForProcess(child.pid!, marker);
+        const pidfile = writePidfile(`${child.pid}\n`);
+        const table = await scanProcessTable();
+
+        for (const match of [null, literally(marker)]) {
+          expect(findTargetProcess({ match, pidfile }, table, NONE)).toMatchObject({
+            kind: 'running',
+            process: { pid: child.pid },
+            count: 1,
+          });
+        }
+      });
+
+      it.runIf(onLinux)('is absent when the pid names a process that has exited', async () => {
+        const pid = await deadPid();
+        const pidfile = writePidfile(String(pid));
+        expect(findTargetProcess({ match: null, pidfile }, await scanProcessTable(), NONE)).toEqual({
+          kind: 'absent',
+          reason: `pid ${pid} from ${pidfile} is not running`,
+        });
+      });
+
+      it.runIf(onLinux)('is absent when the pid names a zombie', async () => {
+        const { zombiePid } = await spawnZombie();
+        const pidfile = writePidfile(String(zombiePid));
+        const found = findTargetProcess({ match: null, pidfile }, await scanProcessTable(), NONE);
+        expect(found).toEqual({
+          kind: 'absent',
+          reason: `pid ${zombiePid} from ${pidfile} is not running (zombie)`,
+        });
+      });
+
+      it.runIf(onLinux)(
+        'is absent, naming the pid, when it names an unrelated live process that does not match',
+        async () => {
+          const marker = uniqueMarker('unrelated');
+          const orphanPid = await spawnOrphanSleeper(marker);
+          const pidfile = writePidfile(`${orphanPid}\n`);
+          const table = await waitFor('the unrelated process', async () => {
+            const scanned = await scanProcessTable();
+            return scanned.some((found) => found.pid === orphanPid && found.cmdline.includes(marker))
+              ? scanned
+              : null;
+          });
+
+          const found = findTargetProcess(
+            { match: /node .*site-monitor\.js/, pidfile },
+            table,
+            excludedPids(table, process.pid),
+          );
+          expect(found).toEqual({
+            kind: 'absent',
+            reason: `pid ${orphanPid} from ${pidfile} is ${JSON.stringify(`${process.execPath} ${SLEEPER} ${marker}`)}, which does not match /node .*site-monitor\\.js/`,
+          });
+        },
+      );
+
+      it.runIf(onLinux)('is absent when the pid is cronwatch itself or its family', async () => {
+        const pidfile = writePidfile(String(process.pid));
+        const table = await scanProcessTable();
+        const found = findTargetProcess({ match: null, pidfile }, table, excludedPids(table, process.pid));
+        expect(found).toMatchObject({
+          kind: 'absent',
+          reason: expect.stringContaining(`pid ${process.pid}`),
+        });
+      });
+
+      it('is absent with a reason when the file is missing, empty or holds no pid', () => {
+        const dir = makeTempDir();
+        const missing = join(dir, 'nope.pid');
+        expect(findTargetProcess({ match: null, pidfile: missing }, [], NONE)).toEqual({
+          kind: 'absent',
+          reason: `pid file ${missing} missing`,
+        });
+        const empty = writePidfile(' \n');
+        expect(findTargetProcess({ match: null, pidfile: empty }, [], NONE)).toEqual({
+          kind: 'absent',
+          reason: `pid file ${empty} is empty`,
+        });
+        for (const garbage of ['abc', '-5', '0', '12.5', '99999999999999999999']) {
+          const pidfile = writePidfile(`${garbage}\n`);
+          expect(findTargetProcess({ match: null, pidfile }, [], NONE)).toEqual({
+            kind: 'absent',
+            reason: `pid file ${pidfile} holds "${garbage}", not a pid`,
+          });
+        }
+      });
+
+      it('is absent with a reason when the pid file cannot be read', () => {
+        const dir = makeTempDir();
+        expect(findTargetProcess({ match: null, pidfile: dir }, [], NONE)).toEqual({
+          kind: 'absent',
+          reason: `pid file ${dir} unreadable (EISDIR)`,
+        });
+      });
+
+      it('reads only the first line, as postgres-style pid files hold more', () => {
+        const pidfile = writePidfile('42\n/var/lib/data\n5432\n');
+        expect(findTargetProcess({ match: null, pidfile }, [entry({ pid: 42 })], NONE)).toMatchObject({
+          kind: 'running',
+          process: { pid: 42 },
+        });
+      });
+
+      it('cuts a very long command line short in the reason', () => {
+        const pidfile = writePidfile('42');
+        const found = findTargetProcess(
+          { match: /nothing/, pidfile },
+          [entry({ pid: 42, cmdline: `node ${'x'.repeat(1000)}` })],
+          NONE,
+        );
+        expect(found.kind === 'absent' && found.reason.length).toBeLessThan(400);
+      });
+    });
+  });
+});
