@@ -4,6 +4,7 @@ import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { act } from './act.js';
 import { type DeliveryReport, deliverAlerts, deliveryLines } from './alerting.js';
+import { defineCommand, loadConfigFor } from './command.js';
 import {
   CommandError,
   EXIT_LOCKED,
@@ -189,3 +190,30 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     if (lock?.kind === 'acquired') await lock.release();
   }
 }
+
+export const command = defineCommand({
+  usage: 'check [names..]',
+  describe: 'one run over all (or the named) targets: observe, restart, alert',
+  builder: (args) =>
+    args
+      .positional('names', { type: 'string', array: true, describe: 'only these targets' })
+      .option('dry-run', {
+        type: 'boolean',
+        default: false,
+        describe: 'observe and decide; change and send nothing',
+      })
+      .option('json', { type: 'boolean', default: false, describe: "print the run's report as JSON" })
+      .option('verbose', {
+        type: 'boolean',
+        default: false,
+        describe: 'say what was seen even when all is well',
+      }),
+  run: async (args) =>
+    runCheck({
+      config: await loadConfigFor(args),
+      names: args.names ?? [],
+      dryRun: args['dry-run'],
+      json: args.json,
+      verbose: args.verbose,
+    }),
+});

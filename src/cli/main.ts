@@ -3,7 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import { redact } from '../core/redact.js';
-import { CommandError, configPath, EXIT_USAGE, loadConfig } from './context.js';
+import type { Command, GlobalArgs } from './command.js';
+import { COMMANDS } from './commands.js';
+import { CommandError, EXIT_USAGE } from './context.js';
 
 /** The package's version, found by walking up from this file (tsx or compiled dist/). */
 function packageVersion(): string {
@@ -17,10 +19,6 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-interface GlobalArgs {
-  readonly config: string | undefined;
-}
-
 function withConfig(args: Argv): Argv<GlobalArgs> {
   return args.option('config', {
     alias: 'c',
@@ -29,78 +27,32 @@ function withConfig(args: Argv): Argv<GlobalArgs> {
   });
 }
 
-const loadFor = (args: GlobalArgs) =>
-  loadConfig(configPath(args.config, process.env, process.cwd()), process.env);
-
 /**
  * Parses `argv` (without node and the script) and runs one command. Returns the exit code;
- * the caller sets it, so every command ends in one place.
+ * the caller sets it, so every command ends in one place. Only the named command's module is
+ * loaded; the others are described from the table in commands.ts.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
   let usageError: string | null = null;
-  const cli = withConfig(yargs([...argv]))
+  const chosen = argv.find((word) => !word.startsWith('-'));
+  const entry = chosen === undefined ? undefined : COMMANDS[chosen];
+  let cli = withConfig(yargs([...argv]))
     .scriptName('cronwatch')
     .usage(
       '$0 <command> [options]\n\nA process watchdog run by cron: restarts dead or hung targets and alerts you.',
-    )
-    .command(
-      'check [names..]',
-      'one run over all (or the named) targets: observe, restart, alert',
-      (args) =>
-        args
-          .positional('names', { type: 'string', array: true, describe: 'only these targets' })
-          .option('dry-run', {
-            type: 'boolean',
-            default: false,
-            describe: 'observe and decide; change and send nothing',
-          })
-          .option('json', { type: 'boolean', default: false, describe: "print the run's report as JSON" })
-          .option('verbose', {
-            type: 'boolean',
-            default: false,
-            describe: 'say what was seen even when all is well',
-          }),
-      async (args) => {
-        const { runCheck } = await import('./check.js');
-        exitCode = await runCheck({
-          config: await loadFor(args),
-          names: args.names ?? [],
-          dryRun: args['dry-run'],
-          json: args.json,
-          verbose: args.verbose,
-        });
-      },
-    )
-    .command(
-      'status [names..]',
-      'a table of every target: state, pid, uptime, memory, cpu, state-file age, restarts',
-      (args) =>
-        args
-          .positional('names', { type: 'string', array: true, describe: 'only these targets' })
-          .option('json', { type: 'boolean', default: false, describe: 'print as JSON' }),
-      async (args) => {
-        const { runStatus } = await import('./status.js');
-        exitCode = await runStatus({ config: await loadFor(args), names: args.names ?? [], json: args.json });
-      },
-    )
-    .command(
-      'restart <name>',
-      'stop and start a target now',
-      (args) =>
-        args
-          .positional('name', { type: 'string', demandOption: true, describe: 'the target' })
-          .option('reason', { type: 'string', describe: 'said in the alert' }),
-      async (args) => {
-        const { runRestart } = await import('./restart.js');
-        exitCode = await runRestart({
-          config: await loadFor(args),
-          name: args.name,
-          reason: args.reason ?? null,
-        });
-      },
-    )
-    .demandCommand(1, 'Name a command: check, status or restart (see --help).')
+    );
+  if (entry !== undefined) {
+    const command = (await entry.load()).command as Command<Record<string, unknown>>;
+    cli = cli.command(command.usage, entry.describe, command.builder, async (args) => {
+      exitCode = await command.run(args as unknown as Record<string, unknown> & GlobalArgs);
+    });
+  }
+  for (const [name, other] of Object.entries(COMMANDS)) {
+    if (other !== entry) cli = cli.command(name, other.describe);
+  }
+  cli = cli
+    .demandCommand(1, `Name a command: ${Object.keys(COMMANDS).join(', ')} (see --help).`)
     .strict()
     .help()
     .alias('help', 'h')

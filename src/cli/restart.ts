@@ -3,6 +3,7 @@ import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { start, stopThenStart } from './act.js';
 import { deliverAlerts, deliveryLines } from './alerting.js';
+import { defineCommand, loadConfigFor } from './command.js';
 import {
   CommandError,
   EXIT_LOCKED,
@@ -110,3 +111,14 @@ export async function runRestart(options: RestartOptions): Promise<number> {
     await lock.release();
   }
 }
+
+export const command = defineCommand({
+  usage: 'restart <name>',
+  describe: 'stop and start a target now',
+  builder: (args) =>
+    args
+      .positional('name', { type: 'string', demandOption: true, describe: 'the target' })
+      .option('reason', { type: 'string', describe: 'said in the alert' }),
+  run: async (args) =>
+    runRestart({ config: await loadConfigFor(args), name: args.name, reason: args.reason ?? null }),
+});

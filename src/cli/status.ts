@@ -2,6 +2,7 @@ import { decide } from '../core/decide.js';
 import type { Config } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { loadState } from '../store/state.js';
+import { defineCommand, loadConfigFor } from './command.js';
 import { EXIT_NOT_UP, EXIT_OK, selectTargets } from './context.js';
 import { observe } from './observe.js';
 
@@ -128,3 +129,14 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   process.stdout.write(`${out.join('\n')}\n`);
   return exitCode;
 }
+
+export const command = defineCommand({
+  usage: 'status [names..]',
+  describe: 'a table of every target: state, pid, uptime, memory, cpu, state-file age, restarts',
+  builder: (args) =>
+    args
+      .positional('names', { type: 'string', array: true, describe: 'only these targets' })
+      .option('json', { type: 'boolean', default: false, describe: 'print as JSON' }),
+  run: async (args) =>
+    runStatus({ config: await loadConfigFor(args), names: args.names ?? [], json: args.json }),
+});
