@@ -3,8 +3,8 @@
  * errors, each naming the key path and what was expected. Hand-written rather than a schema
  * library: cron starts this 288 times a day, and the messages are the product.
  */
-import type { Config, TargetConfig, TelegramChannelConfig } from './types.js';
-import { parseDurationMs } from './units.js';
+import type { Config, TargetConfig, TelegramChannelConfig, WebhookChannelConfig } from './types.js';
+import { parseDurationMs, parseSizeBytes } from './units.js';
 
 export interface ConfigInput {
   /** The parsed YAML or JSON document. */
@@ -27,6 +27,9 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 export const DEFAULT_STOP_SIGNAL = 'SIGTERM';
 export const DEFAULT_API_ROOT = 'https://api.telegram.org';
 export const DEFAULT_STATE_DIR = '.cronwatch';
+export const DEFAULT_REMINDER_MS = 6 * 3_600_000;
+/** PM2-like: a crash loop backs off instead of restarting every run forever. */
+export const DEFAULT_RESTART_LIMIT = { count: 5, windowMs: 3_600_000 } as const;
 
 const TARGET_NAME = /^[a-z0-9_-]+$/;
 
@@ -45,8 +48,20 @@ const SIGNALS = new Set([
   'SIGPWR',
 ]);
 
-const TOP_KEYS = ['state_dir', 'interval', 'host', 'channels', 'defaults', 'targets'] as const;
+const TOP_KEYS = [
+  'state_dir',
+  'interval',
+  'host',
+  'channels',
+  'alerts',
+  'heartbeat',
+  'metrics',
+  'defaults',
+  'targets',
+] as const;
 const TELEGRAM_KEYS = ['token', 'chat_id', 'api_root', 'thread_id'] as const;
+const WEBHOOK_KEYS = ['url', 'format'] as const;
+const WEBHOOK_FORMATS = ['slack', 'discord', 'json'] as const;
 const TARGET_KEYS = [
   'name',
   'match',
@@ -61,6 +76,14 @@ const TARGET_KEYS = [
   'stop_timeout',
   'state_file',
   'max_age',
+  'max_memory',
+  'max_cpu',
+  'for',
+  'restart_limit',
+  'restart_schedule',
+  'ping_url',
+  'instances',
+  'restart_on_error',
 ] as const;
 
 type Dict = Readonly<Record<string, unknown>>;
@@ -155,6 +178,47 @@ class Reader {
     return null;
   }
 
+  url(value: unknown, path: string): string | null {
+    const text = this.string(value, path);
+    if (text !== null && !/^https?:\/\/[^\s/]+/.test(text)) {
+      this.fail(path, `expected an http(s) URL, got ${show(text)}`);
+      return null;
+    }
+    return text;
+  }
+
+  size(value: unknown, path: string): number | null {
+    if (value === undefined || value === null) return null;
+    const bytes = typeof value === 'string' ? parseSizeBytes(value) : null;
+    if (bytes === null) this.fail(path, `expected a size like 512KB, 500MB, 2GB, got ${show(value)}`);
+    return bytes;
+  }
+
+  percent(value: unknown, path: string): number | null {
+    if (value === undefined || value === null) return null;
+    const found = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null;
+    const percent = found === null ? (typeof value === 'number' ? value : Number.NaN) : Number(found[1]);
+    if (!Number.isFinite(percent) || percent <= 0) {
+      this.fail(path, `expected a percentage of one core like 90%, got ${show(value)}`);
+      return null;
+    }
+    return percent;
+  }
+
+  count(value: unknown, path: string, fallback: number): number {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+    this.fail(path, `expected a whole number of at least 1, got ${show(value)}`);
+    return fallback;
+  }
+
+  boolean(value: unknown, path: string, fallback: boolean): boolean {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === 'boolean') return value;
+    this.fail(path, `expected true or false, got ${show(value)}`);
+    return fallback;
+  }
+
   duration(value: unknown, path: string): number | null {
     if (value === undefined || value === null) return null;
     const ms = typeof value === 'string' ? parseDurationMs(value) : null;
@@ -194,6 +258,53 @@ function readTelegram(reader: Reader, value: unknown): TelegramChannelConfig | n
   }
   if (token === null || chatId === null) return null;
   return { token, chatId, apiRoot: apiRoot.replace(/\/+$/, ''), threadId };
+}
+
+function readWebhook(reader: Reader, value: unknown): WebhookChannelConfig | null {
+  if (value === undefined || value === null) return null;
+  const raw = reader.dict(value, 'channels.webhook', WEBHOOK_KEYS);
+  const url = reader.url(raw.url, 'channels.webhook.url');
+  if (raw.url === undefined) reader.fail('channels.webhook.url', 'expected the webhook URL, got nothing');
+  const format = raw.format ?? 'json';
+  if (!WEBHOOK_FORMATS.includes(format as WebhookChannelConfig['format'])) {
+    reader.fail(
+      'channels.webhook.format',
+      `expected one of ${WEBHOOK_FORMATS.join(', ')}, got ${show(format)}`,
+    );
+    return null;
+  }
+  return url === null ? null : { url, format: format as WebhookChannelConfig['format'] };
+}
+
+/** `5 in 1h`; `off` (or false) for no limit. */
+function readRestartLimit(reader: Reader, value: unknown, path: string): TargetConfig['restartLimit'] {
+  if (value === undefined || value === null) return DEFAULT_RESTART_LIMIT;
+  if (value === false || value === 'off') return null;
+  const found = typeof value === 'string' ? /^\s*(\d+)\s+in\s+(\S+)\s*$/.exec(value) : null;
+  const windowMs = found === null ? null : parseDurationMs(found[2]!);
+  if (found === null || windowMs === null || Number(found[1]) < 1) {
+    reader.fail(path, `expected a limit like "5 in 1h" (or off), got ${show(value)}`);
+    return DEFAULT_RESTART_LIMIT;
+  }
+  return { count: Number(found[1]), windowMs };
+}
+
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/** Five cron fields, checked for shape only; cron itself reads them. */
+function readSchedule(reader: Reader, value: unknown, path: string): string | null {
+  const text = reader.string(value, path);
+  if (text === null) return null;
+  const fields = text.trim().split(/\s+/);
+  const named = /^(\*|[a-z]{3}(-[a-z]{3})?)(,[a-z]{3})*$/i;
+  if (
+    fields.length !== 5 ||
+    !fields.every((field, index) => CRON_FIELD.test(field) || (index >= 3 && named.test(field)))
+  ) {
+    reader.fail(path, `expected five cron fields like '0 3 * * *', got ${show(text)}`);
+    return null;
+  }
+  return fields.join(' ');
 }
 
 function readEnv(reader: Reader, value: unknown, path: string): Record<string, string> {
@@ -288,6 +399,14 @@ function readTarget(
     stopTimeoutMs: reader.duration(pick('stop_timeout'), at('stop_timeout')) ?? DEFAULT_STOP_TIMEOUT_MS,
     stateFile,
     maxAgeMs,
+    maxMemoryBytes: reader.size(pick('max_memory'), at('max_memory')),
+    maxCpuPercent: reader.percent(pick('max_cpu'), at('max_cpu')),
+    forRuns: reader.count(pick('for'), at('for'), 1),
+    restartLimit: readRestartLimit(reader, pick('restart_limit'), at('restart_limit')),
+    restartSchedule: readSchedule(reader, pick('restart_schedule'), at('restart_schedule')),
+    pingUrl: reader.url(pick('ping_url'), at('ping_url')),
+    instances: reader.count(pick('instances'), at('instances'), 1),
+    restartOnError: reader.boolean(pick('restart_on_error'), at('restart_on_error'), false),
   };
 }
 
@@ -306,8 +425,19 @@ export function validateConfig(input: ConfigInput): ConfigResult {
   const stateDir = resolvePath(configDir, reader.string(top.state_dir, 'state_dir') ?? DEFAULT_STATE_DIR);
   const intervalMs = reader.duration(top.interval, 'interval') ?? DEFAULT_INTERVAL_MS;
   const host = reader.string(top.host, 'host') ?? input.hostname;
-  const channels = reader.dict(top.channels, 'channels', ['telegram']);
+  const channels = reader.dict(top.channels, 'channels', ['telegram', 'webhook']);
   const telegram = readTelegram(reader, channels.telegram);
+  const webhook = readWebhook(reader, channels.webhook);
+  const alerts = reader.dict(top.alerts, 'alerts', ['reminder']);
+  const reminderMs =
+    alerts.reminder === 0 || alerts.reminder === '0'
+      ? 0
+      : (reader.duration(alerts.reminder, 'alerts.reminder') ?? DEFAULT_REMINDER_MS);
+  const heartbeatUrl = reader.url(reader.dict(top.heartbeat, 'heartbeat', ['url']).url, 'heartbeat.url');
+  const textfile = reader.string(
+    reader.dict(top.metrics, 'metrics', ['textfile']).textfile,
+    'metrics.textfile',
+  );
   const defaults = reader.dict(
     top.defaults,
     'defaults',
@@ -336,7 +466,10 @@ export function validateConfig(input: ConfigInput): ConfigResult {
       stateDir,
       intervalMs,
       host,
-      channels: { telegram },
+      channels: { telegram, webhook },
+      reminderMs,
+      heartbeatUrl,
+      metricsTextfile: textfile === null ? null : resolvePath(configDir, textfile),
       targets,
       secretEnv: [...reader.secretEnv],
     },

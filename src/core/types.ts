@@ -31,6 +31,28 @@ export interface TargetConfig {
   readonly stateFile: string | null;
   /** A state file (and process start) older than this means the target is hung. */
   readonly maxAgeMs: number | null;
+  /** Resident memory above this, for `forRuns` runs in a row, is over the limit. */
+  readonly maxMemoryBytes: number | null;
+  /** CPU time between two runs over the wall time between them, in percent of one core. */
+  readonly maxCpuPercent: number | null;
+  /** Runs in a row a memory or CPU limit must be broken before acting. */
+  readonly forRuns: number;
+  /** More restarts than `count` within `windowMs` puts the target in backoff; null: no limit. */
+  readonly restartLimit: { readonly count: number; readonly windowMs: number } | null;
+  /** Five-field cron expression of a planned restart, written into the crontab block. */
+  readonly restartSchedule: string | null;
+  /** A healthchecks URL that relays this target's health (up: success, else /fail). */
+  readonly pingUrl: string | null;
+  /** How many matching processes are expected; more is reported, never "fixed". */
+  readonly instances: number;
+  /** A heartbeat reporting `status: error` restarts the target (default: alert only). */
+  readonly restartOnError: boolean;
+}
+
+export interface WebhookChannelConfig {
+  readonly url: string;
+  /** slack: {"text"}; discord: {"content"}; json: the envelope as JSON. */
+  readonly format: 'slack' | 'discord' | 'json';
 }
 
 export interface TelegramChannelConfig {
@@ -50,7 +72,16 @@ export interface Config {
   readonly intervalMs: number;
   /** Named in every alert. */
   readonly host: string;
-  readonly channels: { readonly telegram: TelegramChannelConfig | null };
+  readonly channels: {
+    readonly telegram: TelegramChannelConfig | null;
+    readonly webhook: WebhookChannelConfig | null;
+  };
+  /** Repeat an unresolved problem this often; 0: never. */
+  readonly reminderMs: number;
+  /** cronwatch's own dead man's switch (healthchecks ping protocol); null: none. */
+  readonly heartbeatUrl: string | null;
+  /** node_exporter textfile collector file; null: no metrics. */
+  readonly metricsTextfile: string | null;
   readonly targets: readonly TargetConfig[];
   /** Environment variables the channels' secrets came from; targets do not inherit them. */
   readonly secretEnv: readonly string[];

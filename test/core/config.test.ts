@@ -120,5 +120,64 @@ describe('core', () => {
         threadId: 12,
       });
     });
+
+    it('reads limits, schedules and the other channels, and names what is wrong with them', () => {
+      const result = check({
+        alerts: { reminder: '2h' },
+        heartbeat: { url: 'https://hc.example/ping/abc' },
+        metrics: { textfile: 'metrics/cronwatch.prom' },
+        channels: { webhook: { url: 'http://127.0.0.1:9/hook', format: 'discord' } },
+        targets: [
+          {
+            name: 'a',
+            match: 'a',
+            max_memory: '500MB',
+            max_cpu: '90%',
+            for: 2,
+            restart_limit: '3 in 10m',
+            restart_schedule: '0 3 * * *',
+            instances: 2,
+          },
+          { name: 'b', match: 'b', restart_limit: 'off' },
+        ],
+      });
+      expect(result.kind).toBe('valid');
+      if (result.kind !== 'valid') return;
+      expect(result.config).toMatchObject({
+        reminderMs: 7_200_000,
+        heartbeatUrl: 'https://hc.example/ping/abc',
+        metricsTextfile: '/srv/app/metrics/cronwatch.prom',
+        channels: { webhook: { url: 'http://127.0.0.1:9/hook', format: 'discord' } },
+      });
+      expect(result.config.targets[0]).toMatchObject({
+        maxMemoryBytes: 500 * 1024 ** 2,
+        maxCpuPercent: 90,
+        forRuns: 2,
+        restartLimit: { count: 3, windowMs: 600_000 },
+        restartSchedule: '0 3 * * *',
+        instances: 2,
+      });
+      expect(result.config.targets[1]?.restartLimit).toBeNull();
+      expect(
+        errorsOf({
+          channels: { webhook: { url: 'ftp://x', format: 'teams' } },
+          targets: [
+            {
+              name: 'a',
+              match: 'a',
+              max_memory: 'lots',
+              restart_limit: '5 per hour',
+              restart_schedule: '3am',
+            },
+          ],
+        }),
+      ).toEqual([
+        'channels.webhook.url: expected an http(s) URL, got "ftp://x"',
+        'channels.webhook.format: expected one of slack, discord, json, got "teams"',
+        'targets[0].max_memory: expected a size like 512KB, 500MB, 2GB, got "lots"',
+        'targets[0].restart_limit: expected a limit like "5 in 1h" (or off), got "5 per hour"',
+        'targets[0].restart_schedule: expected five cron fields like \'0 3 * * *\', got "3am"',
+      ]);
+    });
   });
 });

@@ -27,6 +27,14 @@ function target(overrides: Partial<TargetConfig> = {}): TargetConfig {
     stopTimeoutMs: 1000,
     stateFile: null,
     maxAgeMs: null,
+    maxMemoryBytes: null,
+    maxCpuPercent: null,
+    forRuns: 1,
+    restartLimit: null,
+    restartSchedule: null,
+    pingUrl: null,
+    instances: 1,
+    restartOnError: false,
     ...overrides,
   };
 }
@@ -37,7 +45,10 @@ function config(...targets: TargetConfig[]): Config {
     stateDir: '/srv/.cronwatch',
     intervalMs: 5 * MIN,
     host: 'box',
-    channels: { telegram: null },
+    channels: { telegram: null, webhook: null },
+    reminderMs: 0,
+    heartbeatUrl: null,
+    metricsTextfile: null,
     targets,
     secretEnv: [],
   };
