@@ -1,6 +1,6 @@
 import { createSignalGuard } from '../actuators/safety.js';
 import { startTarget } from '../actuators/start.js';
-import { stopTarget } from '../actuators/stop.js';
+import { type StopResult, stopTarget } from '../actuators/stop.js';
 import type { Action, ActionOutcome, Config, ProcessIdentity, TargetConfig } from '../core/types.js';
 
 export function start(target: TargetConfig, config: Config): Promise<ActionOutcome> {
@@ -14,14 +14,14 @@ export function start(target: TargetConfig, config: Config): Promise<ActionOutco
   });
 }
 
-/** Stops the process (re-identified first), then starts the target again. */
-export async function stopThenStart(
+/** Stops the process, identified again right before any signal. */
+export function stop(
   target: TargetConfig,
   config: Config,
   identity: ProcessIdentity,
   pgid: number,
-): Promise<ActionOutcome> {
-  const stopped = await stopTarget({
+): Promise<StopResult> {
+  return stopTarget({
     identity,
     pgid,
     stopCommand: target.stop,
@@ -33,6 +33,16 @@ export async function stopThenStart(
     guard: createSignalGuard(),
     hiddenEnv: config.secretEnv,
   });
+}
+
+/** Stops the process, then starts the target again. */
+export async function stopThenStart(
+  target: TargetConfig,
+  config: Config,
+  identity: ProcessIdentity,
+  pgid: number,
+): Promise<ActionOutcome> {
+  const stopped = await stop(target, config, identity, pgid);
   if (stopped.kind === 'failed') return { kind: 'stop_failed', error: stopped.error };
   return start(target, config);
 }

@@ -17,4 +17,20 @@ export const COMMANDS: Readonly<
     load: () => import('./status.js'),
   },
   restart: { describe: 'stop and start a target now', load: () => import('./restart.js') },
+  stop: {
+    describe: 'stop the process and pause monitoring',
+    load: async () => ({ command: (await import('./maintenance.js')).stop }),
+  },
+  start: {
+    describe: 'start the process and resume monitoring',
+    load: async () => ({ command: (await import('./maintenance.js')).start }),
+  },
+  pause: {
+    describe: 'stop watching a target (maintenance); --for 30m resumes by itself',
+    load: async () => ({ command: (await import('./maintenance.js')).pause }),
+  },
+  resume: {
+    describe: 'watch a paused target again; lifts a backoff and clears the restart count',
+    load: async () => ({ command: (await import('./maintenance.js')).resume }),
+  },
 };

@@ -1,5 +1,5 @@
 import { decide } from '../core/decide.js';
-import type { Config } from '../core/types.js';
+import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { loadState } from '../store/state.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -28,6 +28,11 @@ export interface StatusRow {
   readonly stateFileAgeMs: number | null;
   readonly restarts24h: number;
   readonly lastAlertAt: string | null;
+}
+
+function describePause(pause: PauseInfo): string {
+  const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;
+  return `paused by ${pause.by}${pause.reason === null ? '' : ` (${pause.reason})`}, ${until}`;
 }
 
 function formatBytes(bytes: number | null): string {
@@ -74,7 +79,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     return {
       name: verdict.target,
       state: verdict.status,
-      reason: verdict.reason,
+      reason: verdict.status === 'paused' && stored?.pause ? describePause(stored.pause) : verdict.reason,
       pid: verdict.pid,
       uptimeMs,
       rssBytes: process?.rssBytes ?? null,

@@ -8,9 +8,12 @@ import type {
   ActionOutcome,
   Alert,
   Config,
+  FileFinding,
   Flip,
   Observation,
+  ProblemStatus,
   ProcessIdentity,
+  ProcessInfo,
   State,
   TargetConfig,
   TargetState,
@@ -20,6 +23,26 @@ import { formatDuration } from './units.js';
 
 /** Restart times older than this are dropped from the state. */
 export const RESTART_HISTORY_MS = 24 * 3_600_000;
+/** The longest backoff; never a give-up that only a person can lift. */
+export const MAX_BACKOFF_MS = 6 * 3_600_000;
+/** The first backoff skips this many runs; each failed try doubles it. */
+export const FIRST_BACKOFF_INTERVALS = 2;
+/** This many problems beginning within `FLAP_WINDOW_INTERVALS` runs is flapping. */
+export const FLAP_COUNT = 3;
+export const FLAP_WINDOW_INTERVALS = 6;
+
+const PROBLEMS: ReadonlySet<TargetStatus> = new Set<ProblemStatus>([
+  'down',
+  'stale',
+  'over_limit',
+  'error',
+  'backoff',
+]);
+
+/** Whether a status is a problem someone should hear about. */
+export function isProblem(status: TargetStatus): status is ProblemStatus {
+  return PROBLEMS.has(status);
+}
 
 /** What a run concluded about one target from its observation alone. */
 export interface Verdict {
@@ -42,6 +65,8 @@ export interface Plan {
   readonly actions: readonly Action[];
   /** Flips seen by observation, before anything was done. */
   readonly flips: readonly Flip[];
+  /** Alerts owed whatever the actions do (backoff entered, extra instances). */
+  readonly alerts: readonly Alert[];
   /** The state to record before acting: if the run dies mid-action, the next one knows. */
   readonly state: State;
 }
@@ -68,7 +93,7 @@ export interface Conclusion {
   }[];
 }
 
-const NEW_TARGET: TargetState = {
+export const NEW_TARGET: TargetState = {
   status: 'new',
   sinceMs: 0,
   downSinceMs: null,
@@ -77,18 +102,21 @@ const NEW_TARGET: TargetState = {
   restartsMs: [],
   lastAlertMs: null,
   pause: null,
+  backoff: null,
+  limitRuns: 0,
+  cpuSample: null,
+  problemsMs: [],
+  flapping: false,
+  extraInstances: false,
 };
 
-function previousOf(state: State, name: string): TargetState {
-  return state.targets[name] ?? NEW_TARGET;
+/** A target's stored state, with fields added by later versions filled in. */
+export function previousOf(state: State, name: string): TargetState {
+  const stored = state.targets[name];
+  return stored === undefined ? NEW_TARGET : { ...NEW_TARGET, ...stored };
 }
 
-function identityOf(process: {
-  readonly pid: number;
-  readonly startTicks: number | null;
-  readonly startTimeMs: number;
-  readonly cmdline: string;
-}): ProcessIdentity {
+function identityOf(process: ProcessInfo): ProcessIdentity {
   return {
     pid: process.pid,
     startTicks: process.startTicks,
@@ -97,85 +125,148 @@ function identityOf(process: {
   };
 }
 
+/** What is wrong with a target, before the restart policy has its say. */
 interface Judgement {
-  readonly status: TargetStatus;
+  readonly status: Exclude<TargetStatus, 'new' | 'paused' | 'backoff'>;
   readonly reason: string | null;
-  readonly action: Action | null;
-  readonly process: ProcessIdentity | null;
+  /** What would fix it: start (nothing runs), restart (stop what runs first), or nothing. */
+  readonly remedy: 'start' | 'restart' | null;
+  readonly running: ProcessInfo | null;
+  readonly limitRuns: number;
+  readonly cpuSample: TargetState['cpuSample'];
+}
+
+function fileAgeProblem(
+  target: TargetConfig,
+  file: FileFinding | null,
+  running: ProcessInfo | null,
+  nowMs: number,
+): { status: 'down' | 'stale' | 'error'; reason: string } | null {
+  if (file === null || target.stateFile === null || target.maxAgeMs === null) return null;
+  // The last sign of life is the later of the file's write and the process's start, so a
+  // just-restarted target is not judged hung by the file its predecessor left.
+  const fileMs = file.kind === 'present' ? file.mtimeMs : null;
+  const lastSignMs = Math.max(
+    fileMs ?? Number.NEGATIVE_INFINITY,
+    running?.startTimeMs ?? Number.NEGATIVE_INFINITY,
+  );
+  if (lastSignMs === Number.NEGATIVE_INFINITY) {
+    return { status: 'down', reason: `state file ${target.stateFile} is missing` };
+  }
+  const ageMs = nowMs - lastSignMs;
+  if (ageMs > target.maxAgeMs) {
+    const what =
+      fileMs === null
+        ? `state file ${target.stateFile} missing, process running for ${formatDuration(ageMs)}`
+        : fileMs < lastSignMs
+          ? `state file ${target.stateFile} last written ${formatDuration(nowMs - fileMs)} ago, process running for ${formatDuration(ageMs)}`
+          : `state file ${target.stateFile} last written ${formatDuration(ageMs)} ago`;
+    return { status: 'stale', reason: `${what} (max_age ${formatDuration(target.maxAgeMs)})` };
+  }
+  // An error the current process (or the job's last run) wrote about itself; one written by a
+  // predecessor before the current process started does not count.
+  const heartbeat = file.kind === 'present' ? file.heartbeat : null;
+  if (heartbeat?.status === 'error' && (running === null || (fileMs ?? 0) >= running.startTimeMs)) {
+    return { status: 'error', reason: `reported an error: ${heartbeat.message ?? '(no message)'}` };
+  }
+  return null;
+}
+
+function limitProblem(
+  target: TargetConfig,
+  running: ProcessInfo,
+  previous: TargetState,
+  nowMs: number,
+): { limitRuns: number; cpuSample: TargetState['cpuSample']; breach: string | null } {
+  const cpuSample = { pid: running.pid, startTimeMs: running.startTimeMs, cpuMs: running.cpuMs, atMs: nowMs };
+  const before = previous.cpuSample;
+  // Counters belong to one process: a restarted target starts from zero (Monit carries them over).
+  const sameProcess =
+    before !== null && before.pid === running.pid && before.startTimeMs === running.startTimeMs;
+  const breaches: string[] = [];
+  if (target.maxMemoryBytes !== null && running.rssBytes > target.maxMemoryBytes) {
+    breaches.push(
+      `resident memory ${formatBytes(running.rssBytes)} over max_memory ${formatBytes(target.maxMemoryBytes)}`,
+    );
+  }
+  if (target.maxCpuPercent !== null && sameProcess && nowMs > before.atMs) {
+    // CPU used since the previous run over the wall time between them, not ps's lifetime average.
+    const percent = ((running.cpuMs - before.cpuMs) / (nowMs - before.atMs)) * 100;
+    if (percent > target.maxCpuPercent) {
+      breaches.push(`CPU ${Math.round(percent)}% over max_cpu ${target.maxCpuPercent}%`);
+    }
+  }
+  if (breaches.length === 0) return { limitRuns: 0, cpuSample, breach: null };
+  const limitRuns = (sameProcess ? previous.limitRuns : 0) + 1;
+  return { limitRuns, cpuSample, breach: breaches.join(', ') };
+}
+
+function formatBytes(bytes: number): string {
+  const mb = bytes / 1024 ** 2;
+  return mb >= 1024 ? `${(mb / 1024).toFixed(1)}GB` : `${Math.round(mb)}MB`;
 }
 
 function judge(
   target: TargetConfig,
   observation: Observation & { kind: 'observed' },
+  previous: TargetState,
   nowMs: number,
 ): Judgement {
   const found = observation.process;
+  const running = found?.kind === 'running' ? found.process : null;
+  const base = { running, limitRuns: 0, cpuSample: null };
+  const canStart = target.start !== null;
   if (found?.kind === 'absent') {
+    return { ...base, status: 'down', reason: found.reason, remedy: canStart ? 'start' : null };
+  }
+  const fileProblem = fileAgeProblem(target, observation.file, running, nowMs);
+  if (fileProblem !== null) {
+    const restartable =
+      canStart && running !== null && (fileProblem.status !== 'error' || target.restartOnError);
+    const startable = canStart && running === null && found !== null && fileProblem.status === 'error';
     return {
-      status: 'down',
-      reason: found.reason,
-      action: target.start === null ? null : { kind: 'start', target: target.name, reason: found.reason },
-      process: null,
+      ...base,
+      ...fileProblem,
+      remedy: restartable ? 'restart' : startable && target.restartOnError ? 'start' : null,
     };
   }
-  const running = found?.kind === 'running' ? found.process : null;
-  const identity = running === null ? null : identityOf(running);
-  const file = observation.file;
-  if (file !== null && target.stateFile !== null && target.maxAgeMs !== null) {
-    // The last sign of life is the later of the file's write and the process's start, so a
-    // just-restarted target is not judged hung by the file its predecessor left.
-    const fileMs = file.kind === 'present' ? file.mtimeMs : null;
-    const lastSignMs = Math.max(
-      fileMs ?? Number.NEGATIVE_INFINITY,
-      running?.startTimeMs ?? Number.NEGATIVE_INFINITY,
-    );
-    if (lastSignMs === Number.NEGATIVE_INFINITY) {
+  if (running !== null && (target.maxMemoryBytes !== null || target.maxCpuPercent !== null)) {
+    const limits = limitProblem(target, running, previous, nowMs);
+    if (limits.breach !== null && limits.limitRuns >= target.forRuns) {
+      const runs = target.forRuns > 1 ? ` for ${limits.limitRuns} runs` : '';
       return {
-        status: 'down',
-        reason: `state file ${target.stateFile} is missing`,
-        action: null,
-        process: identity,
+        running,
+        limitRuns: limits.limitRuns,
+        cpuSample: limits.cpuSample,
+        status: 'over_limit',
+        reason: `${limits.breach}${runs}`,
+        remedy: canStart ? 'restart' : null,
       };
     }
-    const ageMs = nowMs - lastSignMs;
-    if (ageMs > target.maxAgeMs) {
-      const what =
-        fileMs === null
-          ? `state file ${target.stateFile} missing, process running for ${formatDuration(ageMs)}`
-          : `state file ${target.stateFile} last written ${formatDuration(ageMs)} ago`;
-      const reason = `${what} (max_age ${formatDuration(target.maxAgeMs)})`;
-      const canRestart = target.start !== null && running !== null && found?.kind === 'running';
-      return {
-        status: 'stale',
-        reason,
-        action:
-          canRestart && found?.kind === 'running'
-            ? {
-                kind: 'restart',
-                target: target.name,
-                reason,
-                process: identityOf(found.process),
-                pgid: found.process.pgid,
-              }
-            : null,
-        process: identity,
-      };
-    }
+    return {
+      ...base,
+      limitRuns: limits.limitRuns,
+      cpuSample: limits.cpuSample,
+      status: 'up',
+      reason: null,
+      remedy: null,
+    };
   }
-  return { status: 'up', reason: null, action: null, process: identity };
+  return { ...base, status: 'up', reason: null, remedy: null };
 }
 
 function pauseActive(previous: TargetState, nowMs: number): boolean {
   return previous.pause !== null && (previous.pause.untilMs === null || previous.pause.untilMs > nowMs);
 }
 
-/** Judges every observed target and says what to do; records the judgement in the state. */
+/** Judges every observed target, applies the restart policy, and says what to do. */
 export function decide(input: DecideInput): Plan {
   const { config, state, nowMs } = input;
   const byName = new Map(input.observations.map((observation) => [observation.target, observation]));
   const verdicts: Verdict[] = [];
   const actions: Action[] = [];
   const flips: Flip[] = [];
+  const alerts: Alert[] = [];
   const targets: Record<string, TargetState> = { ...state.targets };
 
   for (const target of config.targets) {
@@ -195,38 +286,129 @@ export function decide(input: DecideInput): Plan {
       verdicts.push({ target: target.name, status: 'unknown', reason: observation.message, pid: null });
       continue;
     }
-    const judgement = judge(target, observation, nowMs);
-    verdicts.push({
-      target: target.name,
-      status: judgement.status,
-      reason: judgement.reason,
-      pid: judgement.process?.pid ?? null,
-    });
-    if (judgement.action !== null) actions.push(judgement.action);
+    const judgement = judge(target, observation, previous, nowMs);
+    const historyMs = Math.max(RESTART_HISTORY_MS, target.restartLimit?.windowMs ?? 0);
+    const restarts = previous.restartsMs.filter((at) => nowMs - at < historyMs);
+    let status: TargetStatus = judgement.status;
+    let reason = judgement.reason;
+    let backoff = previous.backoff;
+    let act = judgement.remedy;
+
+    if (act !== null && target.restartLimit !== null) {
+      const limit = target.restartLimit;
+      const inWindow = restarts.filter((at) => nowMs - at < limit.windowMs).length;
+      if (backoff !== null && backoff.untilMs > nowMs) {
+        status = 'backoff';
+        reason = `${judgement.reason}; backing off until ${new Date(backoff.untilMs).toISOString()}`;
+        act = null;
+      } else if (backoff !== null) {
+        // The backoff ran out: one try now, and a longer backoff waits if it does not hold.
+        const stepMs = Math.min(backoff.stepMs * 2, MAX_BACKOFF_MS);
+        backoff = { untilMs: nowMs + stepMs, stepMs };
+      } else if (inWindow >= limit.count) {
+        const stepMs = Math.min(FIRST_BACKOFF_INTERVALS * config.intervalMs, MAX_BACKOFF_MS);
+        backoff = { untilMs: nowMs + stepMs, stepMs };
+        status = 'backoff';
+        act = null;
+        alerts.push({
+          kind: 'backoff',
+          target: target.name,
+          restarts: inWindow,
+          windowMs: limit.windowMs,
+          untilMs: backoff.untilMs,
+          reason: judgement.reason ?? judgement.status,
+          atMs: nowMs,
+        });
+        reason = `${judgement.reason}; restarted ${inWindow} times in ${formatDuration(limit.windowMs)}, backing off`;
+      }
+    }
+    // A backoff is forgotten once the target has stayed up for a whole window.
+    if (
+      status === 'up' &&
+      backoff !== null &&
+      previous.status === 'up' &&
+      nowMs - previous.sinceMs >= (target.restartLimit?.windowMs ?? 0)
+    ) {
+      backoff = null;
+    }
+
+    const running = judgement.running;
+    if (act === 'start') {
+      actions.push({ kind: 'start', target: target.name, reason: reason ?? status });
+    } else if (act === 'restart' && running !== null) {
+      actions.push({
+        kind: 'restart',
+        target: target.name,
+        reason: reason ?? status,
+        process: identityOf(running),
+        pgid: running.pgid,
+      });
+    }
+
+    const count = observation.process?.kind === 'running' ? observation.process.count : 0;
+    const extraInstances = count > target.instances;
+    if (extraInstances && !previous.extraInstances) {
+      alerts.push({ kind: 'instances', target: target.name, count, expected: target.instances, atMs: nowMs });
+    }
+
+    verdicts.push({ target: target.name, status, reason, pid: running?.pid ?? null });
     // A pause that ran out counts as paused until this observation.
     const from: TargetStatus = previous.pause === null ? previous.status : 'paused';
-    if (from !== judgement.status) {
-      flips.push({ target: target.name, from, to: judgement.status, reason: judgement.reason, atMs: nowMs });
-    }
-    const isUp = judgement.status === 'up';
+    if (from !== status) flips.push({ target: target.name, from, to: status, reason, atMs: nowMs });
+    const isUp = status === 'up';
     targets[target.name] = {
       ...previous,
-      status: judgement.status,
-      sinceMs: from === judgement.status ? previous.sinceMs : nowMs,
+      status,
+      sinceMs: from === status ? previous.sinceMs : nowMs,
       downSinceMs: isUp ? null : (previous.downSinceMs ?? nowMs),
-      reason: judgement.reason ?? (isUp ? null : previous.reason),
-      process: judgement.process ?? previous.process,
+      reason: reason ?? (isUp ? null : previous.reason),
+      process: running === null ? previous.process : identityOf(running),
       pause: null,
-      restartsMs: previous.restartsMs.filter((at) => nowMs - at < RESTART_HISTORY_MS),
+      restartsMs: restarts,
+      backoff,
+      limitRuns: judgement.limitRuns,
+      cpuSample: judgement.cpuSample,
+      extraInstances,
     };
   }
-  return { verdicts, actions, flips, state: { ...state, targets } };
+  return { verdicts, actions, flips, alerts, state: { ...state, targets } };
 }
 
-/** Whether an alert is owed for a flip between two observed states. */
-function problemBegins(from: TargetStatus, to: TargetStatus): boolean {
-  const wasBad = from === 'down' || from === 'stale';
-  return (to === 'down' || to === 'stale') && !wasBad;
+/** The alert a flip owes, before flapping is considered; null when it owes none. */
+function flipAlert(
+  name: string,
+  from: TargetStatus,
+  verdict: Verdict,
+  final: TargetState,
+  before: TargetState,
+  outcome: ActionOutcome | undefined,
+  nowMs: number,
+): Alert | null {
+  const observed = verdict.status;
+  const wasBad = isProblem(from);
+  if (observed !== 'unknown' && observed !== 'backoff' && isProblem(observed)) {
+    // A problem that began this run, or changed its kind while a fix failed.
+    if (!wasBad || (from !== observed && outcome !== undefined && outcome.kind !== 'started')) {
+      return {
+        kind: 'problem',
+        target: name,
+        status: observed,
+        reason: verdict.reason ?? observed,
+        outcome: outcome ?? null,
+        atMs: nowMs,
+      };
+    }
+  }
+  if (final.status === 'up' && wasBad) {
+    return {
+      kind: 'recovered',
+      target: name,
+      downForMs: nowMs - (before.downSinceMs ?? before.sinceMs),
+      pid: final.process?.pid ?? null,
+      atMs: nowMs,
+    };
+  }
+  return null;
 }
 
 /** Folds the actions' outcomes into the final state and the alerts owed for the run. */
@@ -234,13 +416,14 @@ export function conclude(input: ConcludeInput): Conclusion {
   const { plan, previous, outcomes, config, nowMs } = input;
   const targets: Record<string, TargetState> = { ...plan.state.targets };
   const flips: Flip[] = [];
-  const alerts: Alert[] = [];
+  const alerts: Alert[] = [...plan.alerts];
   const statuses: Conclusion['statuses'][number][] = [];
+  const flapWindowMs = FLAP_WINDOW_INTERVALS * config.intervalMs;
 
   for (const verdict of plan.verdicts) {
     const name = verdict.target;
     const before = previousOf(previous, name);
-    const observed = targets[name] ?? before;
+    const observed = { ...NEW_TARGET, ...(targets[name] ?? before) };
     if (verdict.status === 'unknown' || verdict.status === 'paused') {
       statuses.push({ target: name, status: observed.status, pid: observed.process?.pid ?? null });
       continue;
@@ -256,46 +439,59 @@ export function conclude(input: ConcludeInput): Conclusion {
         downSinceMs: null,
         process: outcome.identity,
         restartsMs: [...observed.restartsMs, nowMs],
+        limitRuns: 0,
+        cpuSample: null,
       };
-    } else if (outcome?.kind === 'start_failed') {
-      final = { ...observed, status: 'down', sinceMs: from === 'down' ? before.sinceMs : nowMs };
-    }
-    const wasBad = from === 'down' || from === 'stale';
-    let alert: Alert | null = null;
-    const problem = verdict.status === 'down' || verdict.status === 'stale' ? verdict.status : null;
-    if (problem !== null && problemBegins(from, problem)) {
-      alert = {
-        kind: 'problem',
-        target: name,
-        status: problem,
-        reason: verdict.reason ?? problem,
-        outcome: outcome ?? null,
-        atMs: nowMs,
-      };
-    } else if (final.status === 'up' && wasBad) {
-      const downSinceMs = before.downSinceMs ?? before.sinceMs;
-      alert = {
-        kind: 'recovered',
-        target: name,
-        downForMs: nowMs - downSinceMs,
-        pid: final.process?.pid ?? null,
-        atMs: nowMs,
-      };
-    } else if (outcome !== undefined && outcome.kind !== 'started' && problem !== null && problem !== from) {
-      // down <-> stale while a problem is open, and the action failed: say what changed.
-      alert = {
-        kind: 'problem',
-        target: name,
-        status: problem,
-        reason: verdict.reason ?? problem,
-        outcome,
-        atMs: nowMs,
+    } else if (outcome !== undefined) {
+      // A failed fix still counts toward the limit: a target that cannot start must back off too.
+      final = {
+        ...observed,
+        status: outcome.kind === 'start_failed' ? 'down' : observed.status,
+        sinceMs: from === 'down' ? before.sinceMs : nowMs,
+        restartsMs: [...observed.restartsMs, nowMs],
       };
     }
-    if (alert !== null) {
-      alerts.push(alert);
-      final = { ...final, lastAlertMs: nowMs };
+
+    let alert = flipAlert(name, from, verdict, final, before, outcome, nowMs);
+    const problemBegan = alert?.kind === 'problem' && !isProblem(from);
+    let problemsMs = final.problemsMs.filter((at) => nowMs - at < flapWindowMs);
+    if (problemBegan) problemsMs = [...problemsMs, nowMs];
+    let flapping = final.flapping && problemsMs.length > 0;
+    if (alert !== null && (alert.kind === 'problem' || alert.kind === 'recovered')) {
+      if (flapping) {
+        alert = null;
+      } else if (problemBegan && problemsMs.length >= FLAP_COUNT) {
+        alert = {
+          kind: 'flapping',
+          target: name,
+          count: problemsMs.length,
+          windowMs: flapWindowMs,
+          atMs: nowMs,
+        };
+        flapping = true;
+      }
     }
+    const remindAfterMs = config.reminderMs;
+    if (
+      alert === null &&
+      remindAfterMs > 0 &&
+      isProblem(final.status) &&
+      final.lastAlertMs !== null &&
+      nowMs - final.lastAlertMs >= remindAfterMs
+    ) {
+      alert = {
+        kind: 'reminder',
+        target: name,
+        status: final.status,
+        reason: final.reason ?? final.status,
+        sinceMs: final.downSinceMs ?? final.sinceMs,
+        atMs: nowMs,
+      };
+    }
+    final = { ...final, problemsMs, flapping };
+    const planned = plan.alerts.some((candidate) => 'target' in candidate && candidate.target === name);
+    if (alert !== null) alerts.push(alert);
+    if (alert !== null || planned) final = { ...final, lastAlertMs: nowMs };
     if (from !== final.status) {
       flips.push({ target: name, from, to: final.status, reason: verdict.reason, atMs: nowMs });
     }

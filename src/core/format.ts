@@ -177,7 +177,13 @@ function describeOutcome(outcome: ActionOutcome): OutcomeText {
   return format(outcome);
 }
 
-const STATUS_WORDS = { down: 'down', stale: 'stale (hung)' } as const;
+const STATUS_WORDS = {
+  down: 'down',
+  stale: 'stale (hung)',
+  over_limit: 'over its limit',
+  error: 'reporting an error',
+  backoff: 'backing off',
+} as const;
 
 const alertFormatters: AlertFormatters = {
   problem: (alert) => {
@@ -210,12 +216,68 @@ const alertFormatters: AlertFormatters = {
   }),
   restarted: (alert) => {
     const outcome = describeOutcome(alert.outcome);
+    const what = alert.planned ? 'planned restart' : 'restarted';
     const title =
-      alert.outcome.kind === 'started' ? ` restarted, new pid ${alert.outcome.pid}` : ' restart failed';
+      alert.outcome.kind === 'started'
+        ? ` ${alert.planned ? 'planned restart done' : 'restarted'}, new pid ${alert.outcome.pid}`
+        : ` ${what} failed`;
     return {
       title: [{ icon: outcome.ok ? '🔁' : '🔴' }, { tag: 'b', text: alert.target }, title],
       details: [...(alert.reason === null ? [] : [['Reason: ', alert.reason]]), ...outcome.details],
     };
+  },
+  backoff: (alert) => ({
+    title: [
+      { icon: '⏸' },
+      { tag: 'b', text: alert.target },
+      ` restarted ${alert.restarts} times in ${formatDuration(alert.windowMs)}; backing off`,
+    ],
+    details: [
+      ['Last reason: ', alert.reason],
+      [
+        `No restart before ${formatTime(alert.untilMs)}; then one try. `,
+        { tag: 'code', text: `cronwatch resume ${alert.target}` },
+        ' lifts it now.',
+      ],
+    ],
+  }),
+  reminder: (alert) => ({
+    title: [
+      { icon: '⏰' },
+      { tag: 'b', text: alert.target },
+      ` still ${STATUS_WORDS[alert.status]}, for ${formatDuration(alert.atMs - alert.sinceMs)}`,
+    ],
+    details: [['Reason: ', alert.reason]],
+  }),
+  flapping: (alert) => ({
+    title: [{ icon: '🔀' }, { tag: 'b', text: alert.target }, ' is flapping'],
+    details: [
+      [
+        `${alert.count} problems within ${formatDuration(alert.windowMs)}; single changes are not alerted until it settles.`,
+      ],
+    ],
+  }),
+  instances: (alert) => ({
+    title: [
+      { icon: '⚠️' },
+      { tag: 'b', text: alert.target },
+      ` has ${alert.count} processes running, ${alert.expected} expected`,
+    ],
+    details: [['None was stopped: check for a duplicate start.']],
+  }),
+  maintenance: (alert) => ({
+    title: [
+      { icon: '🛠' },
+      { tag: 'b', text: alert.target },
+      ` ${alert.action} by ${alert.by}`,
+      alert.pid === null ? '' : `, pid ${alert.pid}`,
+      alert.untilMs === null ? '' : ` until ${formatTime(alert.untilMs)}`,
+    ],
+    details: alert.reason === null ? [] : [['Reason: ', alert.reason]],
+  }),
+  message: (alert) => {
+    const [first = '', ...rest] = alert.text.split('\n');
+    return { title: [{ icon: '💬' }, first], details: rest.map((line) => [line]) };
   },
   test: () => ({
     title: [{ icon: '🔔' }, 'Test alert from cronwatch: this channel works.'],

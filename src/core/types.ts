@@ -131,8 +131,19 @@ export type ProcessFinding =
 
 /** What the state-file probe found for one target. */
 export type FileFinding =
-  | { readonly kind: 'present'; readonly mtimeMs: number }
+  | {
+      readonly kind: 'present';
+      readonly mtimeMs: number;
+      /** What a heartbeat file says of itself; null when the file is not a JSON heartbeat. */
+      readonly heartbeat?: HeartbeatReport | null;
+    }
   | { readonly kind: 'missing' };
+
+/** The `status` and `message` a target wrote in its heartbeat file (see the SDK). */
+export interface HeartbeatReport {
+  readonly status: 'ok' | 'error' | 'running' | null;
+  readonly message: string | null;
+}
 
 /** Everything a run saw of one target, read once per run. */
 export type Observation =
@@ -147,7 +158,10 @@ export type Observation =
   | { readonly kind: 'error'; readonly target: string; readonly message: string };
 
 /** Stored states; `new` until first observed. */
-export type TargetStatus = 'new' | 'up' | 'down' | 'stale' | 'paused';
+export type TargetStatus = 'new' | 'up' | 'down' | 'stale' | 'over_limit' | 'error' | 'backoff' | 'paused';
+
+/** The states that are a problem someone should hear about. */
+export type ProblemStatus = 'down' | 'stale' | 'over_limit' | 'error' | 'backoff';
 
 export interface PauseInfo {
   readonly by: string;
@@ -172,6 +186,23 @@ export interface TargetState {
   /** When an alert about this target was last enqueued, epoch ms. */
   readonly lastAlertMs: number | null;
   readonly pause: PauseInfo | null;
+  /** Set once the restart limit was reached: no restart before `untilMs`; `stepMs` doubles. */
+  readonly backoff: { readonly untilMs: number; readonly stepMs: number } | null;
+  /** Runs in a row the current process broke a memory or CPU limit. */
+  readonly limitRuns: number;
+  /** CPU time of the current process at the previous run, for the CPU rate between runs. */
+  readonly cpuSample: {
+    readonly pid: number;
+    readonly startTimeMs: number;
+    readonly cpuMs: number;
+    readonly atMs: number;
+  } | null;
+  /** When problems began recently (epoch ms), to tell a flapping target. */
+  readonly problemsMs: readonly number[];
+  /** A flapping alert was sent; single flips are not alerted until it settles. */
+  readonly flapping: boolean;
+  /** More processes matched than `instances`; alerted once. */
+  readonly extraInstances: boolean;
 }
 
 export interface State {
@@ -221,7 +252,7 @@ export type Alert =
       /** Something is wrong; `outcome` says what was done about it (null: nothing could be). */
       readonly kind: 'problem';
       readonly target: string;
-      readonly status: 'down' | 'stale';
+      readonly status: Exclude<ProblemStatus, 'backoff'>;
       readonly reason: string;
       readonly outcome: ActionOutcome | null;
       readonly atMs: number;
@@ -239,7 +270,62 @@ export type Alert =
       readonly kind: 'restarted';
       readonly target: string;
       readonly reason: string | null;
+      /** The scheduled (daily) restart: sent silently, not an incident. */
+      readonly planned: boolean;
       readonly outcome: ActionOutcome;
+      readonly atMs: number;
+    }
+  | {
+      /** The restart limit was reached: no restarts until `untilMs`. */
+      readonly kind: 'backoff';
+      readonly target: string;
+      readonly restarts: number;
+      readonly windowMs: number;
+      readonly untilMs: number;
+      /** Why the target needed restarting this time. */
+      readonly reason: string;
+      readonly atMs: number;
+    }
+  | {
+      /** A problem still unresolved after `alerts.reminder`. */
+      readonly kind: 'reminder';
+      readonly target: string;
+      readonly status: ProblemStatus;
+      readonly reason: string;
+      readonly sinceMs: number;
+      readonly atMs: number;
+    }
+  | {
+      /** Problems began `count` times within `windowMs`: one alert instead of one per flip. */
+      readonly kind: 'flapping';
+      readonly target: string;
+      readonly count: number;
+      readonly windowMs: number;
+      readonly atMs: number;
+    }
+  | {
+      /** More processes match than expected; reported, never fixed by killing one at random. */
+      readonly kind: 'instances';
+      readonly target: string;
+      readonly count: number;
+      readonly expected: number;
+      readonly atMs: number;
+    }
+  | {
+      /** Someone paused, resumed, stopped or started a target by hand. */
+      readonly kind: 'maintenance';
+      readonly target: string;
+      readonly action: 'paused' | 'resumed' | 'stopped' | 'started';
+      readonly by: string;
+      readonly reason: string | null;
+      readonly untilMs: number | null;
+      readonly pid: number | null;
+      readonly atMs: number;
+    }
+  | {
+      /** Free text from the watched program itself (the SDK's `createNotifier`). */
+      readonly kind: 'message';
+      readonly text: string;
       readonly atMs: number;
     }
   | { readonly kind: 'test'; readonly atMs: number };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conclude, decide } from '../../src/core/decide.js';
+import { conclude, decide, NEW_TARGET } from '../../src/core/decide.js';
 import type {
   ActionOutcome,
   Config,
@@ -199,13 +199,9 @@ describe('core', () => {
         lastRunMs: NOW - 5 * MIN,
         targets: {
           bot: {
+            ...NEW_TARGET,
             status: 'paused',
             sinceMs: NOW - 10 * MIN,
-            downSinceMs: null,
-            reason: null,
-            process: null,
-            restartsMs: [],
-            lastAlertMs: null,
             pause: { by: 'ann', reason: 'deploy', untilMs: NOW + MIN },
           },
         },
@@ -231,6 +227,179 @@ describe('core', () => {
       const other = target({ name: 'other' });
       const result = run(config(other), up, { ...running(12), target: 'other' });
       expect(Object.keys(result.state.targets)).toEqual(['other']);
+    });
+  });
+
+  describe('restart policy', () => {
+    const limited = target({ restartLimit: { count: 2, windowMs: 60 * MIN } });
+
+    /** Runs every 5 minutes from NOW; each run finds the target dead and (if told) starts it. */
+    function crashLoop(cfg: Config, runs: number, outcome: ActionOutcome = started) {
+      let state = run(cfg, EMPTY, running(10)).state;
+      const log: { at: number; status: string; acted: boolean; alerts: string[] }[] = [];
+      for (let index = 1; index <= runs; index += 1) {
+        const at = NOW + index * 5 * MIN;
+        const result = run(cfg, state, absent, outcome, at);
+        const acted = result.plan.actions.length > 0;
+        // Without an action, conclude must not be told of an outcome.
+        const settled = acted ? result : run(cfg, state, absent, undefined, at);
+        log.push({
+          at: (at - NOW) / MIN,
+          status: settled.state.targets.bot!.status,
+          acted,
+          alerts: settled.alerts.map((alert) => alert.kind),
+        });
+        state = settled.state;
+      }
+      return { log, state };
+    }
+
+    it('backs off after restart_limit, tries once when it expires, and doubles the wait', () => {
+      const { log } = crashLoop(config(limited), 8);
+      expect(log.map((entry) => [entry.at, entry.status, entry.acted])).toEqual([
+        [5, 'up', true],
+        [10, 'up', true],
+        [15, 'backoff', false], // 2 restarts in the window: backoff for 2 intervals (10m)
+        [20, 'backoff', false],
+        [25, 'up', true], // the backoff ran out: one try, the next backoff is 20m
+        [30, 'backoff', false],
+        [35, 'backoff', false],
+        [40, 'backoff', false],
+      ]);
+      expect(log[2]?.alerts).toEqual(['backoff']);
+      expect(log[3]?.alerts).toEqual([]);
+    });
+
+    it('never gives up for good: the backoff stops doubling at 6 hours', () => {
+      const cfg = {
+        ...config(target({ restartLimit: { count: 2, windowMs: 48 * 3_600_000 } })),
+        intervalMs: 3_600_000,
+      };
+      let state = run(cfg, EMPTY, running(10)).state;
+      let at = NOW;
+      const steps: number[] = [];
+      for (let index = 0; index < 100; index += 1) {
+        at += 30 * MIN;
+        const result = run(cfg, state, absent, started, at);
+        state = result.plan.actions.length > 0 ? result.state : run(cfg, state, absent, undefined, at).state;
+        const backoff = state.targets.bot?.backoff;
+        if (backoff && !steps.includes(backoff.stepMs)) steps.push(backoff.stepMs);
+      }
+      expect(steps.map((ms) => ms / 3_600_000)).toEqual([2, 4, 6]);
+    });
+
+    it('counts failed starts toward the limit, so a target that cannot start backs off too', () => {
+      const { log } = crashLoop(config(limited), 3, failed);
+      expect(log.map((entry) => entry.status)).toEqual(['down', 'down', 'backoff']);
+    });
+
+    it('restarts on the for-th run over max_memory, not before, and resets with a new process', () => {
+      const cfg = config(target({ maxMemoryBytes: 100, forRuns: 2, restartLimit: null }));
+      const fat = (pid: number, startTimeMs = NOW - 60 * MIN): Observation => ({
+        kind: 'observed',
+        target: 'bot',
+        process: { kind: 'running', process: { ...proc(pid, startTimeMs), rssBytes: 500 }, count: 1 },
+        file: null,
+      });
+      const first = run(cfg, EMPTY, fat(10));
+      expect(first.plan.actions).toEqual([]);
+      expect(first.state.targets.bot?.limitRuns).toBe(1);
+      const second = run(cfg, first.state, fat(10), started, NOW + 5 * MIN);
+      expect(second.plan.verdicts[0]).toMatchObject({ status: 'over_limit' });
+      expect(second.plan.verdicts[0]?.reason).toMatch(/resident memory .* over max_memory .* for 2 runs/);
+      expect(second.plan.actions).toMatchObject([{ kind: 'restart' }]);
+      expect(second.state.targets.bot?.limitRuns).toBe(0);
+      // The new process starts counting from zero: one bad sample is not enough.
+      const third = run(cfg, second.state, fat(77, NOW + 5 * MIN), undefined, NOW + 10 * MIN);
+      expect(third.plan.actions).toEqual([]);
+    });
+
+    it('measures CPU between runs, so a process busy long ago but idle now is not over max_cpu', () => {
+      const cfg = config(target({ maxCpuPercent: 50, restartLimit: null }));
+      const withCpu = (cpuMs: number): Observation => ({
+        kind: 'observed',
+        target: 'bot',
+        process: { kind: 'running', process: { ...proc(10, NOW - 600 * MIN), cpuMs }, count: 1 },
+        file: null,
+      });
+      // 9 hours of CPU over a 10-hour life: 90% on average, but idle since.
+      const first = run(cfg, EMPTY, withCpu(9 * 3_600_000));
+      const idle = run(cfg, first.state, withCpu(9 * 3_600_000 + 1000), undefined, NOW + 5 * MIN);
+      expect(idle.plan.verdicts[0]?.status).toBe('up');
+      const spinning = run(cfg, idle.state, withCpu(9 * 3_600_000 + 1000 + 4 * MIN), started, NOW + 10 * MIN);
+      expect(spinning.plan.verdicts[0]).toMatchObject({ status: 'over_limit' });
+      expect(spinning.plan.verdicts[0]?.reason).toMatch(/CPU 80% over max_cpu 50%/);
+    });
+
+    it('reports more processes than instances once, and kills none', () => {
+      const many: Observation = {
+        kind: 'observed',
+        target: 'bot',
+        process: { kind: 'running', process: proc(10, NOW - MIN), count: 3 },
+        file: null,
+      };
+      const first = run(config(target()), EMPTY, many);
+      expect(first.plan.actions).toEqual([]);
+      expect(first.alerts).toEqual([{ kind: 'instances', target: 'bot', count: 3, expected: 1, atMs: NOW }]);
+      expect(run(config(target()), first.state, many, undefined, NOW + 5 * MIN).alerts).toEqual([]);
+    });
+  });
+
+  describe('alerts over time', () => {
+    it('reminds of an unresolved problem every alerts.reminder, not on every run', () => {
+      const cfg = { ...config(target({ start: null })), reminderMs: 60 * MIN };
+      let state = run(cfg, EMPTY, running(10)).state;
+      const kinds: string[] = [];
+      for (let minute = 5; minute <= 130; minute += 5) {
+        const result = run(cfg, state, absent, undefined, NOW + minute * MIN);
+        kinds.push(...result.alerts.map((alert) => `${minute}:${alert.kind}`));
+        state = result.state;
+      }
+      expect(kinds).toEqual(['5:problem', '65:reminder', '125:reminder']);
+    });
+
+    it('sends one flapping alert instead of one per flip, then stays quiet while it flaps', () => {
+      const cfg = config(target({ start: null }));
+      let state = run(cfg, EMPTY, running(10)).state;
+      const kinds: string[] = [];
+      for (let index = 1; index <= 10; index += 1) {
+        const result = run(
+          cfg,
+          state,
+          index % 2 === 1 ? absent : running(10),
+          undefined,
+          NOW + index * 5 * MIN,
+        );
+        kinds.push(...result.alerts.map((alert) => alert.kind));
+        state = result.state;
+      }
+      expect(kinds).toEqual(['problem', 'recovered', 'problem', 'recovered', 'flapping']);
+    });
+
+    it('makes a target whose heartbeat says error `error`, alerting the message without a restart', () => {
+      const cfg = config(target({ stateFile: '/srv/st', maxAgeMs: 20 * MIN }));
+      const reporting: Observation = {
+        kind: 'observed',
+        target: 'bot',
+        process: { kind: 'running', process: proc(10, NOW - 60 * MIN), count: 1 },
+        file: {
+          kind: 'present',
+          mtimeMs: NOW - MIN,
+          heartbeat: { status: 'error', message: 'db unreachable' },
+        },
+      };
+      const result = run(cfg, EMPTY, reporting);
+      expect(result.plan.actions).toEqual([]);
+      expect(result.alerts).toMatchObject([
+        { kind: 'problem', status: 'error', reason: 'reported an error: db unreachable', outcome: null },
+      ]);
+      const restarting = run(
+        config(target({ stateFile: '/srv/st', maxAgeMs: 20 * MIN, restartOnError: true })),
+        EMPTY,
+        reporting,
+        started,
+      );
+      expect(restarting.plan.actions).toMatchObject([{ kind: 'restart' }]);
     });
   });
 });

@@ -1,0 +1,77 @@
+import { userInfo } from 'node:os';
+import { previousOf } from '../core/decide.js';
+import type { Alert, Config, ProcessInfo, State, TargetConfig, TargetState } from '../core/types.js';
+import { acquireLock } from '../store/lock.js';
+import { loadState, saveState } from '../store/state.js';
+import { deliverAlerts, deliveryLines } from './alerting.js';
+import { CommandError, EXIT_LOCKED, EXIT_NOT_UP, prepareStateDir, selectTargets } from './context.js';
+import { observe } from './observe.js';
+
+export interface TargetContext {
+  readonly config: Config;
+  readonly target: TargetConfig;
+  readonly previous: TargetState;
+  /** The target's process as found now; null when none runs. */
+  readonly running: ProcessInfo | null;
+  readonly nowMs: number;
+}
+
+export interface TargetChange {
+  /** The target's new state, recorded before the alert is sent. */
+  readonly state: TargetState;
+  readonly alert: Alert | null;
+  /** Sent without sound. */
+  readonly silent: boolean;
+  /** What to tell the person at the terminal. */
+  readonly lines: readonly string[];
+  readonly exitCode: number;
+}
+
+/** Who is doing this by hand, for the alert and `status`. */
+export function whoAmI(): string {
+  return process.env.SUDO_USER ?? process.env.USER ?? userInfo().username;
+}
+
+/**
+ * A command on one target done under the run lock, so that it never races a cron run: observe
+ * the target, let `change` act, record the new state, then send its alert.
+ */
+export async function changeTarget(
+  config: Config,
+  name: string,
+  change: (context: TargetContext) => Promise<TargetChange>,
+): Promise<number> {
+  const [target] = selectTargets(config, [name]);
+  if (target === undefined) throw new CommandError(`cronwatch: no target named ${name}`, EXIT_NOT_UP);
+  await prepareStateDir(config.stateDir);
+  const nowMs = Date.now();
+  const lock = await acquireLock(config.stateDir, nowMs);
+  if (lock.kind === 'held') {
+    throw new CommandError(
+      `cronwatch: another run (pid ${lock.pid}) holds the lock in ${config.stateDir}`,
+      EXIT_LOCKED,
+    );
+  }
+  try {
+    const { state } = await loadState(config.stateDir, nowMs);
+    const { observations } = await observe([target]);
+    const observation = observations[0];
+    if (observation?.kind === 'error') {
+      throw new CommandError(`cronwatch: cannot observe ${target.name}: ${observation.message}`, EXIT_NOT_UP);
+    }
+    const running = observation?.process?.kind === 'running' ? observation.process.process : null;
+    const previous = previousOf(state, target.name);
+    const result = await change({ config, target, previous, running, nowMs });
+    const next: State = { ...state, targets: { ...state.targets, [target.name]: result.state } };
+    await saveState(config.stateDir, next);
+    const delivery =
+      result.alert === null
+        ? null
+        : await deliverAlerts(config, [result.alert], { silent: result.silent, nowMs: Date.now() });
+    const lines = [...result.lines, ...deliveryLines(delivery)];
+    if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+    return result.exitCode;
+  } finally {
+    await lock.release();
+  }
+}
