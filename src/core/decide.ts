@@ -310,6 +310,10 @@ export function decide(input: DecideInput): Plan {
         backoff = { untilMs: nowMs + stepMs, stepMs };
         status = 'backoff';
         act = null;
+        reason = `${judgement.reason}; restarted ${inWindow} times in ${formatDuration(limit.windowMs)}, backing off`;
+      }
+      // One alert each time a backoff begins: at the limit, and when a try's start held only briefly.
+      if (status === 'backoff' && previous.status !== 'backoff' && backoff !== null) {
         alerts.push({
           kind: 'backoff',
           target: target.name,
@@ -319,7 +323,6 @@ export function decide(input: DecideInput): Plan {
           reason: judgement.reason ?? judgement.status,
           atMs: nowMs,
         });
-        reason = `${judgement.reason}; restarted ${inWindow} times in ${formatDuration(limit.windowMs)}, backing off`;
       }
     }
     // A backoff is forgotten once the target has stayed up for a whole window.
@@ -444,9 +447,11 @@ export function conclude(input: ConcludeInput): Conclusion {
       };
     } else if (outcome !== undefined) {
       // A failed fix still counts toward the limit: a target that cannot start must back off too.
+      // A failed try after a backoff goes straight back to backing off (the longer one decided).
+      const backingOff = observed.backoff !== null && observed.backoff.untilMs > nowMs && from === 'backoff';
       final = {
         ...observed,
-        status: outcome.kind === 'start_failed' ? 'down' : observed.status,
+        status: backingOff ? 'backoff' : outcome.kind === 'start_failed' ? 'down' : observed.status,
         sinceMs: from === 'down' ? before.sinceMs : nowMs,
         restartsMs: [...observed.restartsMs, nowMs],
       };
