@@ -289,8 +289,17 @@ describe('core', () => {
     });
 
     it('counts failed starts toward the limit, so a target that cannot start backs off too', () => {
-      const { log } = crashLoop(config(limited), 3, failed);
-      expect(log.map((entry) => entry.status)).toEqual(['down', 'down', 'backoff']);
+      const { log } = crashLoop(config(limited), 7, failed);
+      expect(log.map((entry) => [entry.status, entry.acted, entry.alerts])).toEqual([
+        ['down', true, ['problem']],
+        ['down', true, []],
+        ['backoff', false, ['backoff']],
+        ['backoff', false, []],
+        // The try after the backoff fails: straight back to backing off, with its log in one alert.
+        ['backoff', true, ['problem']],
+        ['backoff', false, []],
+        ['backoff', false, []],
+      ]);
     });
 
     it('restarts on the for-th run over max_memory, not before, and resets with a new process', () => {
