@@ -124,7 +124,7 @@ export const stop = defineCommand({
       .option('reason', { type: 'string', describe: 'shown by status and said in the alert' }),
   run: async (args) => {
     const config = await loadConfigFor(args);
-    return changeTarget(config, args.name, async ({ target, previous, running, nowMs }) => {
+    return changeTarget(config, args.name, async ({ target, previous, running }) => {
       const by = whoAmI();
       const reason = args.reason ?? null;
       const stopped =

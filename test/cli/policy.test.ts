@@ -37,7 +37,6 @@ function setUp(mode: string, targetLines: string, interval = '2s') {
       'host: policy-host',
       'channels:',
       '  telegram:',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: cronwatch's own ${VAR} syntax.
       '    token: ${TELEGRAM_BOT_TOKEN}',
       '    chat_id: 42',
       `    api_root: ${bot.apiRoot}`,

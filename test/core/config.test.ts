@@ -172,7 +172,7 @@ describe('core', () => {
           ],
         }),
       ).toEqual([
-        'channels.webhook.url: expected an http(s) URL, got "ftp://x"',
+        'channels.webhook.url: expected an http(s) URL, got "ftp://x..."',
         'channels.webhook.format: expected one of slack, discord, json, got "teams"',
         'targets[0].max_memory: expected a size like 512KB, 500MB, 2GB, got "lots"',
         'targets[0].restart_limit: expected a limit like "5 in 1h" (or off), got "5 per hour"',
