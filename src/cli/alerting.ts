@@ -12,12 +12,22 @@ export interface AlertOptions {
   readonly nowMs: number;
 }
 
-/** The configured channels; the Telegram one is loaded only when there is something to send. */
-async function channelsOf(config: Config): Promise<Channel[]> {
-  const telegram = config.channels.telegram;
-  if (telegram === null) return [createConsoleChannel()];
-  const { createTelegramChannel } = await import('../notifiers/telegram.js');
-  return [createTelegramChannel(telegram)];
+/**
+ * The configured channels, each loaded only when there is something to send; the console (stderr)
+ * only when none is configured.
+ */
+export async function channelsOf(config: Config): Promise<Channel[]> {
+  const { telegram, webhook } = config.channels;
+  const channels: Channel[] = [];
+  if (telegram !== null) {
+    const { createTelegramChannel } = await import('../notifiers/telegram.js');
+    channels.push(createTelegramChannel(telegram));
+  }
+  if (webhook !== null) {
+    const { createWebhookChannel } = await import('../notifiers/webhook.js');
+    channels.push(createWebhookChannel(webhook));
+  }
+  return channels.length > 0 ? channels : [createConsoleChannel()];
 }
 
 async function outboxIsEmpty(stateDir: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { decide } from '../core/decide.js';
 import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { type PermanentFailure, readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { EXIT_NOT_UP, EXIT_OK, selectTargets } from './context.js';
@@ -59,6 +60,53 @@ function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** What waits in the outbox, for `status`. */
+export interface OutboxStatus {
+  /** Envelopes not yet accepted by every channel. */
+  readonly pending: number;
+  /** The newest error of any waiting envelope, token-free. */
+  readonly lastError: string | null;
+  /** Per channel, its latest refusal for good (the envelopes stay queued). */
+  readonly refused: readonly { readonly channel: string; readonly error: string; readonly at: string }[];
+  /** Files that are not valid entries; the next `check` moves them aside. */
+  readonly unreadable: number;
+}
+
+async function outboxStatus(stateDir: string): Promise<OutboxStatus> {
+  const { entries, corrupt } = await readOutbox(stateDir, { moveAside: false });
+  const refused = new Map<string, PermanentFailure>();
+  for (const entry of entries) {
+    for (const [channel, failure] of Object.entries(entry.permanent)) {
+      if (failure.atMs >= (refused.get(channel)?.atMs ?? 0)) refused.set(channel, failure);
+    }
+  }
+  return {
+    pending: entries.length,
+    lastError: [...entries].reverse().find((entry) => entry.lastError !== null)?.lastError ?? null,
+    refused: [...refused].map(([channel, failure]) => ({
+      channel,
+      error: failure.error,
+      at: new Date(failure.atMs).toISOString(),
+    })),
+    unreadable: corrupt.length,
+  };
+}
+
+function outboxLines(outbox: OutboxStatus): string[] {
+  if (outbox.pending === 0 && outbox.unreadable === 0) return ['outbox: empty'];
+  const why = outbox.lastError === null ? '' : ` (last error: ${outbox.lastError})`;
+  const lines = [`outbox: ${outbox.pending} alert(s) waiting to be sent${why}`];
+  for (const { channel, error, at } of outbox.refused) {
+    lines.push(
+      `outbox: ${channel} refused alerts for good (${at}): ${error}; kept, tried again when the channel's config changes or after a day`,
+    );
+  }
+  if (outbox.unreadable > 0) {
+    lines.push(`outbox: ${outbox.unreadable} unreadable file(s); the next check moves them aside`);
+  }
+  return lines;
+}
+
 /** Prints every target's live state; exits 1 when any is not up (or paused). */
 export async function runStatus(options: StatusOptions): Promise<number> {
   const { config } = options;
@@ -67,6 +115,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const { state } = await loadState(config.stateDir, nowMs, { moveAside: false });
   const { table: processes, observations } = await observe(targets);
   const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
+  const outbox = await outboxStatus(config.stateDir);
 
   const rows: StatusRow[] = plan.verdicts.map((verdict) => {
     const stored = state.targets[verdict.target];
@@ -99,7 +148,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   if (options.json) {
     const lastRunAt = lastRunMs === null ? null : new Date(lastRunMs).toISOString();
     process.stdout.write(
-      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows }, null, 2)}\n`,
+      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows, outbox }, null, 2)}\n`,
     );
     return exitCode;
   }
@@ -130,7 +179,13 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     lastRunMs === null
       ? 'last run: never (is the crontab line installed?)'
       : `last run: ${new Date(lastRunMs).toISOString()} (${formatDuration(nowMs - lastRunMs)} ago)${overdue ? `, OVERDUE: expected every ${formatDuration(config.intervalMs)}` : ''}`;
-  const out = [table([header, ...cells]), ...(reasons.length > 0 ? ['', ...reasons] : []), '', lastRun];
+  const out = [
+    table([header, ...cells]),
+    ...(reasons.length > 0 ? ['', ...reasons] : []),
+    '',
+    lastRun,
+    ...outboxLines(outbox),
+  ];
   process.stdout.write(`${out.join('\n')}\n`);
   return exitCode;
 }

@@ -44,6 +44,8 @@ export interface Channel {
   readonly fingerprint: string;
   /** Least time between two messages on this channel (Telegram allows about one a second per chat). */
   readonly pacingMs: number;
+  /** Most messages in one minute (Telegram: 20 per group); beyond it the rest wait for a later run. */
+  readonly perMinute?: number;
   /** The messages for an envelope, in order. Their number must not depend on `options`. */
   render(envelope: Envelope, options: RenderOptions): readonly string[];
   /** Sends one rendered message. Never throws. */

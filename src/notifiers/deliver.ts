@@ -104,6 +104,7 @@ export async function deliverOutbox(
   // Channels that must not be used again in this call, to keep the order or spare a dead end.
   const stopped = new Set<string>();
   const lastSentMs = new Map<string, number>();
+  const sendTimes = new Map<string, number[]>();
   let budgetExhausted = false;
 
   const pace = async (channel: Channel) => {
@@ -113,13 +114,29 @@ export async function deliverOutbox(
     if (wait > 0) await sleep(wait);
   };
 
+  const isHeld = (entry: OutboxEntry, channel: Channel): boolean => {
+    const held = entry.permanent[channel.name];
+    return (
+      held !== undefined &&
+      held.fingerprint === channel.fingerprint &&
+      now() - held.atMs < permanentRetryAfterMs
+    );
+  };
+  // A channel with something new to send is tried anyway; then the held envelopes go first, so
+  // once the owner has fixed the channel (unblocked the bot) the old alerts arrive before the new.
+  const freshWork = new Set(
+    channels
+      .filter((channel) =>
+        entries.some((entry) => !entry.delivered.includes(channel.name) && !isHeld(entry, channel)),
+      )
+      .map((channel) => channel.name),
+  );
+
   for (const original of entries) {
     let entry = original;
     for (const channel of channels) {
       if (budgetExhausted || stopped.has(channel.name) || entry.delivered.includes(channel.name)) continue;
-      const held = entry.permanent[channel.name];
-      if (held && held.fingerprint === channel.fingerprint && now() - held.atMs < permanentRetryAfterMs)
-        continue;
+      if (isHeld(entry, channel) && !freshWork.has(channel.name)) continue;
       if (now() - startMs >= budgetMs) {
         budgetExhausted = true;
         continue;
@@ -128,7 +145,17 @@ export async function deliverOutbox(
       let sent = entry.sentParts[channel.name] ?? 0;
       let failure: Exclude<SendResult, { kind: 'delivered' }> | null = null;
       while (sent < parts.length) {
+        const sentTimes = (sendTimes.get(channel.name) ?? []).filter((at) => now() - at < 60_000);
+        if (channel.perMinute !== undefined && sentTimes.length >= channel.perMinute) {
+          // Over the chat's per-minute limit: the rest waits, in order, for the next run.
+          failure = {
+            kind: 'retry',
+            error: `more than ${channel.perMinute} messages in a minute; the rest waits`,
+          };
+          break;
+        }
         await pace(channel);
+        sendTimes.set(channel.name, [...sentTimes, now()]);
         const result = await sendSafely(channel, parts[sent]!, entry.silent);
         const attemptMs = now();
         lastSentMs.set(channel.name, attemptMs);

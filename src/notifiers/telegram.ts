@@ -28,6 +28,8 @@ export const DEFAULT_RETRIES = 2;
 export const DEFAULT_RETRY_BACKOFF_MS = 1000;
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
+/** Telegram allows a bot about 20 messages a minute in one group. */
+export const TELEGRAM_PER_MINUTE = 20;
 
 // A message Telegram still finds too long is resent as plain text this long.
 const TRUNCATED_MAX_CHARS = TELEGRAM_MAX_CHARS - 96;
@@ -140,6 +142,7 @@ export function createTelegramChannel(
     name: 'telegram',
     fingerprint: fingerprint(config),
     pacingMs: options.pacingMs ?? DEFAULT_PACING_MS,
+    perMinute: TELEGRAM_PER_MINUTE,
     render: renderTelegram,
     send: (message, sendOptions) => send(message, sendOptions.silent),
   };

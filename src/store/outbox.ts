@@ -50,7 +50,7 @@ export type OutboxEntry = Envelope & DeliveryInfo;
 /** The outbox as read: entries in id (enqueue) order, and any files that were moved aside. */
 export interface OutboxContents {
   readonly entries: readonly OutboxEntry[];
-  /** Paths of unreadable files, now renamed to `*.corrupt` beside the queue. */
+  /** Paths of unreadable files, now renamed to `*.corrupt` beside the queue (unless `moveAside: false`). */
   readonly corrupt: readonly string[];
 }
 
@@ -141,9 +141,13 @@ export async function pending(stateDir: string): Promise<OutboxEntry[]> {
 
 /**
  * Reads the whole outbox. A file that is not a valid entry is renamed to `<name>.corrupt` and
- * listed in `corrupt`, so one bad file neither stops delivery of the others nor vanishes.
+ * listed in `corrupt`, so one bad file neither stops delivery of the others nor vanishes; with
+ * `moveAside: false` (a read-only look, e.g. `status`) it is only listed.
  */
-export async function readOutbox(stateDir: string): Promise<OutboxContents> {
+export async function readOutbox(
+  stateDir: string,
+  options: { readonly moveAside?: boolean } = {},
+): Promise<OutboxContents> {
   const dir = outboxDir(stateDir);
   const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
@@ -165,7 +169,7 @@ export async function readOutbox(stateDir: string): Promise<OutboxContents> {
     }
     const entry = parseEntry(text, name.slice(0, -FILE_SUFFIX.length));
     if (entry === null) {
-      corrupt.push(await moveAside(path));
+      corrupt.push(options.moveAside === false ? path : await moveAside(path));
     } else {
       entries.push(entry);
     }

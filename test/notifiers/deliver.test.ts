@@ -242,6 +242,31 @@ describe('notifiers/deliver', () => {
       expect(envelope.id).not.toBe(other.id);
     });
 
+    it('sends a held envelope before a newer one once the chat accepts messages again', async () => {
+      const old = await queue([problem('a')]);
+      api.setFault('forbidden');
+      await deliver([telegram()]);
+      // The owner unblocks the bot; the next run has a new alert to send.
+      api.setFault(null);
+      const fresh = await queue([problem('b')]);
+      const report = await deliver([telegram()]);
+      expect(report.delivered).toEqual([old.id, fresh.id]);
+      expect(api.messages().map((message) => /<b>(\w)<\/b>/.exec(message.text)?.[1])).toEqual(['a', 'b']);
+    });
+
+    it("keeps within Telegram's 20 messages a minute and leaves the rest queued, in order", async () => {
+      const queued: Envelope[] = [];
+      for (let index = 0; index < 23; index += 1) queued.push(await queue([problem(`t${index}`)]));
+      const report = await deliver([telegram()]);
+      expect(report.delivered).toEqual(queued.slice(0, 20).map((envelope) => envelope.id));
+      expect(report.pending.map((entry) => entry.id)).toEqual(
+        queued.slice(20).map((envelope) => envelope.id),
+      );
+      const later = await deliver([telegram()], { now: () => Date.now() + 61_000 });
+      expect(later.delivered).toEqual(queued.slice(20).map((envelope) => envelope.id));
+      expect(api.messages()).toHaveLength(23);
+    });
+
     it('does not send further envelopes to a chat that refused one for good in the same run', async () => {
       await queue([problem('a')]);
       await queue([problem('b')]);
