@@ -1,11 +1,13 @@
 import { userInfo } from 'node:os';
 import { previousOf } from '../core/decide.js';
+import { targetChangeEvents } from '../core/events.js';
 import type { Alert, Config, ProcessInfo, State, TargetConfig, TargetState } from '../core/types.js';
 import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { deliverAlerts, deliveryLines } from './alerting.js';
 import { CommandError, EXIT_LOCKED, EXIT_NOT_UP, prepareStateDir, selectTargets } from './context.js';
 import { observe } from './observe.js';
+import { recordEvents } from './run-watch.js';
 
 export interface TargetContext {
   readonly config: Config;
@@ -64,6 +66,16 @@ export async function changeTarget(
     const result = await change({ config, target, previous, running, nowMs });
     const next: State = { ...state, targets: { ...state.targets, [target.name]: result.state } };
     await saveState(config.stateDir, next);
+    await recordEvents(
+      config.stateDir,
+      targetChangeEvents({
+        target: target.name,
+        before: previous,
+        after: result.state,
+        alert: result.alert,
+        atMs: Date.now(),
+      }),
+    );
     const delivery =
       result.alert === null
         ? null

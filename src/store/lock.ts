@@ -1,4 +1,4 @@
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readProcess } from '../probes/process-table.js';
 
@@ -39,13 +39,22 @@ function myHolder(nowMs: number): string {
   return JSON.stringify({ pid: process.pid, startTicks: self?.startTicks ?? null, sinceMs: nowMs });
 }
 
+/**
+ * Creates `path` holding `content`, or returns false if it exists. The content is written to a
+ * temp file first and linked into place, so no reader ever sees the file empty (a reader that
+ * did would take the lock for abandoned).
+ */
 async function createExclusive(path: string, content: string): Promise<boolean> {
+  const temp = `${path}.${process.pid}.new`;
+  await writeFile(temp, content, { mode: 0o600 });
   try {
-    await writeFile(path, content, { flag: 'wx', mode: 0o600 });
+    await link(temp, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
   }
 }
 

@@ -2,7 +2,7 @@
  * A stand-in for the Telegram Bot API on 127.0.0.1, for integration tests: a real HTTP server
  * that the real client (`node-telegram-bot-api`) talks to through `apiRoot`.
  *
- * It answers `POST /bot<token>/sendMessage` and `/bot<token>/getMe` (urlencoded, JSON or query
+ * It answers `POST /bot<token>/sendMessage`, `/getMe` and `/getChat` (urlencoded, JSON or query
  * parameters; the client sends urlencoded), records every request, and fails on demand:
  *
  * ```ts
@@ -173,6 +173,14 @@ export async function startBotApiServer(options: BotApiServerOptions = {}): Prom
       reply(response, 200, {
         ok: true,
         result: { id: 100000001, is_bot: true, first_name: 'cronwatch test', username: 'cronwatch_test_bot' },
+      });
+      return;
+    }
+    if (method === 'getChat') {
+      record('ok');
+      reply(response, 200, {
+        ok: true,
+        result: { id: Number(params.chat_id) || 0, type: 'private', first_name: 'cronwatch owner' },
       });
       return;
     }
