@@ -13,6 +13,8 @@ export async function writeFileAtomic(path: string, data: string, mode = 0o600):
   const temp = join(dir, `.${basename(path)}.${process.pid}.${counter}.tmp`);
   const handle = await open(temp, 'w', mode);
   try {
+    // The umask may have narrowed `mode`; a file read by another user (metrics) needs it exact.
+    await handle.chmod(mode);
     await handle.writeFile(data);
     await handle.sync();
   } catch (error) {

@@ -380,8 +380,8 @@ describe('the bot token', () => {
       { name: 'daemon', start: `env; exec ${s.daemonCommand()}` },
       { name: 'broken', start: failing, match: `never-runs-${s.marker}` },
     ]);
-    // Telegram refuses the first alert for good: its error is recorded in the outbox.
-    s.api.failNext('unauthorized');
+    // Telegram refuses every alert for good: the errors are recorded in the outbox.
+    s.api.setFault('unauthorized');
     const outputs: string[] = [];
     const run = async (...args: string[]) => {
       const result = await s.run(...args);
