@@ -16,7 +16,7 @@ export const KILL_WAIT_MS = 2000;
 const STOP_OUTPUT_MAX_CHARS = 2000;
 
 /** How long the output of a stop command that has exited may take to arrive. */
-const STOP_OUTPUT_DRAIN_MS = 500;
+const STOP_OUTPUT_DRAIN_MS = 2000;
 
 /** What to stop and how; the process is identified again before any signal. */
 export interface StopRequest extends Pick<TargetConfig, 'stopSignal' | 'stopTimeoutMs' | 'cwd' | 'env'> {

@@ -29,6 +29,23 @@ export interface TargetChange {
   readonly exitCode: number;
 }
 
+/** How long a command on one target waits for a running check to finish. */
+export const LOCK_WAIT_MS = 90_000;
+const LOCK_POLL_MS = 500;
+
+/**
+ * The run lock, waited for: the daily `restart --planned` line often starts in the same minute
+ * as a check, and must not be skipped because of it. A check itself never waits (exit 75).
+ */
+async function acquireLockPatiently(stateDir: string) {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const lock = await acquireLock(stateDir, Date.now());
+    if (lock.kind === 'acquired' || Date.now() >= deadline) return lock;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
 /** Who is doing this by hand, for the alert and `status`. */
 export function whoAmI(): string {
   return process.env.SUDO_USER ?? process.env.USER ?? userInfo().username;
@@ -46,8 +63,7 @@ export async function changeTarget(
   const [target] = selectTargets(config, [name]);
   if (target === undefined) throw new CommandError(`cronwatch: no target named ${name}`, EXIT_NOT_UP);
   await prepareStateDir(config.stateDir);
-  const nowMs = Date.now();
-  const lock = await acquireLock(config.stateDir, nowMs);
+  const lock = await acquireLockPatiently(config.stateDir);
   if (lock.kind === 'held') {
     throw new CommandError(
       `cronwatch: another run (pid ${lock.pid}) holds the lock in ${config.stateDir}`,
@@ -55,6 +71,7 @@ export async function changeTarget(
     );
   }
   try {
+    const nowMs = Date.now();
     const { state } = await loadState(config.stateDir, nowMs);
     const { observations } = await observe([target]);
     const observation = observations[0];

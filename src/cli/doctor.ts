@@ -1,0 +1,558 @@
+/**
+ * `cronwatch doctor`: checks the setup around the config, the way it will be used (by cron, with
+ * cron's environment), and prints one line per check. Exits 1 when any check fails. It changes
+ * nothing and sends nothing: Telegram is asked who the bot is and what the chat is, the other
+ * URLs only whether their host answers.
+ */
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import {
+  assignedNames,
+  CRON_PATH,
+  cronLogPath,
+  crontabEnvNames,
+  crontabLines,
+  findBlock,
+} from '../core/crontab.js';
+import { OVERDUE_INTERVALS } from '../core/overdue.js';
+import { redact } from '../core/redact.js';
+import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
+import { formatDuration } from '../core/units.js';
+import { scanProcessTable } from '../probes/process-table.js';
+import { readOutbox } from '../store/outbox.js';
+import { loadState } from '../store/state.js';
+import { defineCommand } from './command.js';
+import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './context.js';
+import { COMPILED_ENTRY, crontabBlock, packageRoot, readCrontab } from './crontab.js';
+
+/** One Bot API request; doctor does not retry: a slow answer is itself worth a line. */
+export const TELEGRAM_TIMEOUT_MS = 10_000;
+/** One request to a webhook or a heartbeat host. */
+export const HTTP_TIMEOUT_MS = 5000;
+
+type Status = 'ok' | 'fail' | 'skip';
+
+/** One printed line: `✓ label: detail`. */
+export interface CheckLine {
+  readonly status: Status;
+  readonly label: string;
+  readonly detail: string;
+}
+
+const MARKS: Readonly<Record<'unicode' | 'ascii', Readonly<Record<Status, string>>>> = {
+  unicode: { ok: '✓', fail: '✗', skip: '-' },
+  ascii: { ok: 'ok  ', fail: 'FAIL', skip: '--  ' },
+};
+
+const ok = (label: string, detail: string): CheckLine => ({ status: 'ok', label, detail });
+const fail = (label: string, detail: string): CheckLine => ({ status: 'fail', label, detail });
+const skip = (label: string, detail: string): CheckLine => ({ status: 'skip', label, detail });
+
+/** Whether the locale (LC_ALL, then LC_CTYPE, then LANG, as POSIX reads them) is UTF-8. */
+export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
+  const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
+  return /utf-?8/i.test(locale);
+}
+
+function errorText(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 4; depth += 1) {
+    const code = (current as NodeJS.ErrnoException).code;
+    parts.push(typeof code === 'string' && !code.startsWith('EFETCH') ? code : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
+
+async function checkStateDir(config: Config): Promise<CheckLine> {
+  const label = `state dir ${config.stateDir}`;
+  const info = await stat(config.stateDir).catch(() => null);
+  if (info === null) return fail(label, 'does not exist (cronwatch check or crontab --install creates it)');
+  if (!info.isDirectory()) return fail(label, 'is not a directory');
+  const mode = (info.mode & 0o777).toString(8);
+  const uid = process.getuid?.();
+  if (uid !== undefined && info.uid !== uid) {
+    return fail(
+      label,
+      `belongs to uid ${info.uid}, not to this user (uid ${uid}); cronwatch runs as its owner`,
+    );
+  }
+  if ((info.mode & 0o022) !== 0) {
+    return fail(
+      label,
+      `mode ${mode}: other users can write it, so cronwatch refuses to run. Fix: chmod 700 ${config.stateDir}`,
+    );
+  }
+  if ((info.mode & 0o077) !== 0) {
+    return fail(
+      label,
+      `mode ${mode}: other users can read its state and alerts. Fix: chmod 700 ${config.stateDir}`,
+    );
+  }
+  try {
+    await access(config.stateDir, constants.W_OK | constants.X_OK);
+  } catch {
+    return fail(label, `mode ${mode}: not writable by this user`);
+  }
+  return ok(label, `exists, writable, private (mode ${mode})`);
+}
+
+function checkBuild(root: string): Promise<CheckLine> {
+  const entry = join(root, COMPILED_ENTRY);
+  return stat(entry).then(
+    () => ok('build', `${entry} present (what the crontab lines run)`),
+    () => fail('build', `${entry} is missing, so every crontab line fails. Fix: cd ${root} && npm run build`),
+  );
+}
+
+interface CrontabFindings {
+  readonly lines: CheckLine[];
+  /** The crontab's lines when it could be read. */
+  readonly crontab: readonly string[] | null;
+}
+
+async function checkCrontab(file: string, config: Config | null, root: string): Promise<CrontabFindings> {
+  let text: string | null;
+  try {
+    text = await readCrontab();
+  } catch (error) {
+    const message =
+      error instanceof CommandError ? error.message.replace(/^cronwatch: /, '') : errorText(error);
+    return { lines: [fail('crontab', message)], crontab: null };
+  }
+  const lines = crontabLines(text ?? '');
+  const found = findBlock(lines, file);
+  const install = `Fix: cronwatch crontab --install --config ${file}`;
+  if (found.kind === 'broken') return { lines: [fail('crontab', found.reason)], crontab: lines };
+  if (found.kind === 'absent') {
+    const none = text === null ? 'this user has no crontab' : `no cronwatch block for ${file} in the crontab`;
+    return {
+      lines: [fail('crontab', `${none}, so nothing runs cronwatch check. ${install}`)],
+      crontab: lines,
+    };
+  }
+  const installed = lines.slice(found.begin, found.end + 1);
+  const wanted = config === null ? null : crontabBlock(config, root);
+  if (wanted?.kind === 'ok' && wanted.lines.join('\n') !== installed.join('\n')) {
+    return {
+      lines: [
+        fail('crontab', `the block for ${file} differs from what this config and build need. ${install}`),
+      ],
+      crontab: lines,
+    };
+  }
+  return {
+    lines: [ok('crontab', `block for ${file} installed (${installed.length} lines)`)],
+    crontab: lines,
+  };
+}
+
+/** Cron gives its jobs only what the crontab (or /etc/environment, through PAM) sets. */
+async function checkCronEnvironment(config: Config, crontab: readonly string[]): Promise<CheckLine> {
+  const label = 'cron environment';
+  if (config.secretEnv.length === 0) return skip(label, 'the config reads no ${VAR} for its channels');
+  const systemWide = await readFile('/etc/environment', 'utf8').then(
+    (text) => assignedNames(crontabLines(text)),
+    () => [],
+  );
+  const set = new Set([...crontabEnvNames(crontab, config.file), ...systemWide]);
+  const missing = config.secretEnv.filter((name) => !set.has(name));
+  if (missing.length === 0) return ok(label, `${config.secretEnv.join(', ')} set for cron jobs`);
+  return fail(
+    label,
+    `${missing.join(', ')} not set for cron jobs, which get no shell environment, so every run would stop ` +
+      'on a config error. Fix: crontab -e and add NAME=value lines above the cronwatch block',
+  );
+}
+
+/** A process whose program is `cron` or `crond` (Debian's cron, cronie, busybox, macOS). */
+export function isCronDaemon(cmdline: string): boolean {
+  const words = cmdline.trim().split(/\s+/);
+  const program = (words[0] ?? '').split('/').pop();
+  if (program === 'busybox') return words[1] === 'crond';
+  return program === 'cron' || program === 'crond';
+}
+
+async function checkCronDaemon(): Promise<CheckLine> {
+  try {
+    const daemon = (await scanProcessTable()).find((p) => p.state !== 'Z' && isCronDaemon(p.cmdline));
+    if (daemon !== undefined) return ok('cron daemon', `running (pid ${daemon.pid}: ${daemon.cmdline})`);
+    return fail(
+      'cron daemon',
+      'no cron or crond process is running, so the crontab runs nothing. Fix: systemctl enable --now cron (or service cron start)',
+    );
+  } catch (error) {
+    return fail('cron daemon', `cannot read the process table: ${errorText(error)}`);
+  }
+}
+
+async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<CheckLine[]> {
+  if (telegram === null) {
+    return [skip('telegram', 'not configured (alerts are printed, so they land in the cron log)')];
+  }
+  const secrets = [telegram.token, encodeURIComponent(telegram.token)];
+  const lib = await import('node-telegram-bot-api');
+  const api = new lib.Api(telegram.token, {
+    apiRoot: telegram.apiRoot,
+    timeoutMs: TELEGRAM_TIMEOUT_MS,
+    maxRetries: 0,
+  });
+  const why = (error: unknown, hint: string): string => {
+    if (error instanceof lib.TelegramApiError) {
+      return redact(`Telegram answered ${error.errorCode}: ${error.description}${hint}`, secrets);
+    }
+    if (error instanceof lib.TimeoutError)
+      return `no answer from ${telegram.apiRoot} within ${TELEGRAM_TIMEOUT_MS} ms`;
+    return redact(`cannot reach ${telegram.apiRoot}: ${errorText(error)}`, secrets);
+  };
+  const chatLabel = `telegram chat ${telegram.chatId}`;
+  try {
+    const me = await api.getMe();
+    const bot = ok(
+      'telegram bot',
+      `@${me.username ?? me.first_name} (id ${me.id}) answers at ${telegram.apiRoot}`,
+    );
+    try {
+      const chat = await api.getChat({ chat_id: telegram.chatId });
+      const name = chat.title ?? chat.username ?? chat.first_name;
+      return [bot, ok(chatLabel, `reachable (${chat.type}${name === undefined ? '' : ` "${name}"`})`)];
+    } catch (error) {
+      return [bot, fail(chatLabel, why(error, ' (check chat_id, and that the bot was added to the chat)'))];
+    }
+  } catch (error) {
+    const hint =
+      error instanceof lib.TelegramApiError && error.errorCode === 401 ? ' (check the bot token)' : '';
+    return [fail('telegram bot', why(error, hint)), skip(chatLabel, 'not checked: the bot did not answer')];
+  }
+}
+
+/** The URL's origin only: a webhook's path is its secret. */
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+async function answers(url: string, method: 'HEAD' | 'GET'): Promise<{ status: number } | { error: string }> {
+  try {
+    const response = await fetch(url, {
+      method,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    return { status: response.status };
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError') return { error: `no answer within ${HTTP_TIMEOUT_MS} ms` };
+    return { error: errorText(error) };
+  }
+}
+
+async function checkWebhook(config: Config): Promise<CheckLine> {
+  const webhook = config.channels.webhook;
+  if (webhook === null) return skip('webhook', 'not configured');
+  const label = `webhook ${originOf(webhook.url)}`;
+  // A HEAD sends no message; any answer below 500 shows the host takes requests there.
+  const result = await answers(webhook.url, 'HEAD');
+  if ('error' in result) return fail(label, result.error);
+  if (result.status >= 500) return fail(label, `answered HTTP ${result.status} to a HEAD request`);
+  return ok(label, `answers (HTTP ${result.status} to a HEAD request; no message sent)`);
+}
+
+/**
+ * The heartbeat URL and the targets' ping URLs. The healthchecks protocol counts a HEAD, GET or
+ * POST to a ping URL as a ping (a success, or a start with /start), so doctor asks only the root
+ * of each ping host: DNS, TCP and TLS working is what a run needs.
+ */
+async function checkPingHosts(config: Config): Promise<CheckLine[]> {
+  const urls = [config.heartbeatUrl, ...config.targets.map((target) => target.pingUrl)].filter(
+    (url): url is string => url !== null,
+  );
+  if (urls.length === 0) return [skip('heartbeat URL', 'not configured')];
+  const origins = [...new Set(urls.map(originOf))];
+  return Promise.all(
+    origins.map(async (origin) => {
+      const label = `heartbeat host ${origin}`;
+      const result = await answers(`${origin}/`, 'GET');
+      if ('error' in result) return fail(label, result.error);
+      if (result.status >= 500) return fail(label, `answered HTTP ${result.status}`);
+      return ok(label, `answers (HTTP ${result.status} at its root; no ping sent)`);
+    }),
+  );
+}
+
+const SHELL_BUILTINS = new Set(['cd', '.', 'source', 'export', 'set', 'eval', 'if', 'for', 'while', 'case']);
+
+/** The words of a shell command line as `sh` splits them, quotes and backslashes undone. */
+export function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: string | null = null;
+  for (let index = 0; index < command.length; index += 1) {
+    const char = command[index]!;
+    if (quote === "'") {
+      if (char === "'") quote = null;
+      else word += char;
+    } else if (quote === '"') {
+      if (char === '"') quote = null;
+      else if (char === '\\' && index + 1 < command.length) word += command[++index];
+      else word += char;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+      inWord = true;
+    } else if (char === '\\' && index + 1 < command.length) {
+      word += command[++index];
+      inWord = true;
+    } else if (/\s/.test(char)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += char;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+/**
+ * The program a `/bin/sh -c` command runs first, past `VAR=value` words and `exec`; null when
+ * that cannot be known without running it (a builtin, a group, an expansion).
+ */
+export function firstProgram(command: string): string | null {
+  const words = shellWords(command);
+  let index = 0;
+  while (index < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[index]!)) index += 1;
+  if (words[index] === 'exec') index += 1;
+  const word = words[index] ?? '';
+  if (word === '' || SHELL_BUILTINS.has(word) || /^[({]|[$`]/.test(word)) return null;
+  return word;
+}
+
+async function executable(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  if (info === null || !info.isFile()) return false;
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function onPath(program: string, path: string): Promise<string | null> {
+  for (const dir of path.split(delimiter)) {
+    if (dir !== '' && (await executable(join(dir, program)))) return join(dir, program);
+  }
+  return null;
+}
+
+async function checkTarget(target: TargetConfig): Promise<CheckLine> {
+  const label = `target ${target.name}`;
+  const cwd = await stat(target.cwd).catch(() => null);
+  if (cwd === null || !cwd.isDirectory()) return fail(label, `cwd ${target.cwd} does not exist`);
+  if (target.start === null) return ok(label, `cwd ${target.cwd} exists; nothing to start (heartbeat only)`);
+  const program = firstProgram(target.start);
+  if (program === null)
+    return ok(label, `cwd ${target.cwd} exists; start begins with a shell builtin, not checked`);
+  if (program.includes('/')) {
+    const path = isAbsolute(program) ? program : resolve(target.cwd, program);
+    return (await executable(path))
+      ? ok(label, `cwd ${target.cwd} exists; program ${path} is executable`)
+      : fail(label, `program ${path} of start is missing or not executable`);
+  }
+  // Under cron, start runs with cron's PATH unless the target's env sets one.
+  const cronPath = target.env.PATH ?? CRON_PATH;
+  const found = await onPath(program, cronPath);
+  if (found !== null) return ok(label, `cwd ${target.cwd} exists; program ${program} is ${found}`);
+  const here = await onPath(program, process.env.PATH ?? '');
+  if (here !== null) {
+    return fail(
+      label,
+      `program ${program} is ${here}, which is not on the PATH start gets under cron (${cronPath}). ` +
+        `Fix: write ${here} in start, or set env: { PATH: ... } on the target`,
+    );
+  }
+  return fail(label, `program ${program} of start is not on the PATH (${cronPath})`);
+}
+
+async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
+  const label = 'last run';
+  try {
+    const loaded = await loadState(config.stateDir, nowMs, { moveAside: false });
+    if (loaded.kind === 'corrupt') return fail(label, `the state file is corrupt (${loaded.error})`);
+    const lastRunMs = loaded.state.lastRunMs;
+    const limitMs = OVERDUE_INTERVALS * config.intervalMs;
+    if (lastRunMs === null) {
+      return fail(
+        label,
+        `cronwatch check has not run with this state dir yet (see ${cronLogPath(config.stateDir)})`,
+      );
+    }
+    const ago = `${formatDuration(nowMs - lastRunMs)} ago (${new Date(lastRunMs).toISOString()})`;
+    if (nowMs - lastRunMs > limitMs) {
+      return fail(
+        label,
+        `${ago}: more than ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}; ` +
+          `is cron running it? See ${cronLogPath(config.stateDir)}`,
+      );
+    }
+    return ok(label, `${ago}, within ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}`);
+  } catch (error) {
+    return fail(label, `cannot read the state: ${errorText(error)}`);
+  }
+}
+
+async function checkOutbox(config: Config, secrets: readonly string[]): Promise<CheckLine[]> {
+  let contents: Awaited<ReturnType<typeof readOutbox>>;
+  try {
+    contents = await readOutbox(config.stateDir, { moveAside: false });
+  } catch (error) {
+    return [fail('outbox', `cannot read it: ${errorText(error)}`)];
+  }
+  const { entries, corrupt } = contents;
+  if (entries.length === 0 && corrupt.length === 0) return [ok('outbox', 'empty: every alert was delivered')];
+  const lines: CheckLine[] = [];
+  if (entries.length > 0) {
+    const oldest = new Date(entries[0]!.createdMs).toISOString();
+    const last = [...entries].reverse().find((entry) => entry.lastError !== null)?.lastError;
+    const why = last === undefined || last === null ? '' : ` (last error: ${redact(last, secrets)})`;
+    lines.push(fail('outbox', `${entries.length} alert(s) not delivered, the oldest from ${oldest}${why}`));
+  }
+  const refusals = new Map<string, { count: number; error: string; atMs: number }>();
+  for (const entry of entries) {
+    for (const [channel, failure] of Object.entries(entry.permanent)) {
+      const seen = refusals.get(channel);
+      const newer = seen === undefined || failure.atMs >= seen.atMs;
+      refusals.set(channel, {
+        count: (seen?.count ?? 0) + 1,
+        error: newer ? failure.error : seen.error,
+        atMs: newer ? failure.atMs : seen.atMs,
+      });
+    }
+  }
+  for (const [channel, refusal] of refusals) {
+    lines.push(
+      fail(
+        `outbox ${channel}`,
+        `refused ${refusal.count} alert(s) for good, last at ${new Date(refusal.atMs).toISOString()}: ${redact(refusal.error, secrets)}`,
+      ),
+    );
+  }
+  if (corrupt.length > 0)
+    lines.push(fail('outbox', `${corrupt.length} unreadable file(s): ${corrupt.join(', ')}`));
+  return lines;
+}
+
+export interface DoctorOptions {
+  /** Check the crontab and the cron daemon; false when a systemd timer or launchd runs check. */
+  readonly cron: boolean;
+}
+
+const NOT_CRON = 'not checked (--no-cron: another scheduler runs check)';
+
+/** Every check, in the order printed. With a config that does not load, those that need none. */
+export async function runDoctor(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  options: DoctorOptions,
+): Promise<CheckLine[]> {
+  const root = packageRoot();
+  const crontabOf = (config: Config | null): Promise<CrontabFindings> =>
+    options.cron
+      ? checkCrontab(file, config, root)
+      : Promise.resolve({ lines: [skip('crontab', NOT_CRON)], crontab: null });
+  const cronDaemon = (): Promise<CheckLine> =>
+    options.cron ? checkCronDaemon() : Promise.resolve(skip('cron daemon', NOT_CRON));
+  let config: Config | null = null;
+  let configLine: CheckLine;
+  try {
+    config = await loadConfig(file, env);
+    configLine = ok(
+      `config ${file}`,
+      `valid: ${config.targets.length} target(s), interval ${formatDuration(config.intervalMs)}`,
+    );
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    configLine = fail(
+      `config ${file}`,
+      error.message.replace(`cronwatch: config ${file} `, '').replace(/^cronwatch: /, ''),
+    );
+  }
+  const nowMs = Date.now();
+  if (config === null) {
+    const [build, crontab, daemon] = await Promise.all([checkBuild(root), crontabOf(null), cronDaemon()]);
+    return [configLine, build, ...crontab.lines, daemon];
+  }
+  const loaded = config;
+  const secrets = loaded.channels.telegram === null ? [] : [loaded.channels.telegram.token];
+  const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, lastRun, outbox] =
+    await Promise.all([
+      checkStateDir(loaded),
+      checkBuild(root),
+      crontabOf(loaded),
+      cronDaemon(),
+      checkTelegram(loaded.channels.telegram),
+      checkWebhook(loaded),
+      checkPingHosts(loaded),
+      Promise.all(loaded.targets.map(checkTarget)),
+      checkLastRun(loaded, nowMs),
+      checkOutbox(loaded, secrets),
+    ]);
+  const cronEnv =
+    crontab.crontab === null
+      ? []
+      : findBlock(crontab.crontab, file).kind === 'found'
+        ? [await checkCronEnvironment(loaded, crontab.crontab)]
+        : [];
+  return [
+    configLine,
+    stateDir,
+    build,
+    ...crontab.lines,
+    ...cronEnv,
+    daemon,
+    ...telegram,
+    webhook,
+    ...pings,
+    ...targets,
+    lastRun,
+    ...outbox,
+  ];
+}
+
+/** The report as printed: one line per check, then a count. */
+export function formatDoctor(lines: readonly CheckLine[], ascii: boolean): string {
+  const marks = MARKS[ascii ? 'ascii' : 'unicode'];
+  const failed = lines.filter((line) => line.status === 'fail').length;
+  const checked = lines.filter((line) => line.status !== 'skip').length;
+  const body = lines.map(
+    (line) => `${marks[line.status]} ${line.label}: ${line.detail.split('\n').join('\n    ')}`,
+  );
+  const verdict =
+    failed === 0 ? `doctor: all ${checked} checks passed` : `doctor: ${failed} of ${checked} checks failed`;
+  return `${[...body, verdict].join('\n')}\n`;
+}
+
+export const command = defineCommand({
+  usage: 'doctor',
+  describe: 'check the setup, one line per check; exits 1 when any fails',
+  builder: (args) =>
+    args
+      .option('ascii', {
+        type: 'boolean',
+        describe: 'mark lines ok / FAIL instead of ✓ / ✗ (the default outside a UTF-8 locale)',
+      })
+      .option('cron', {
+        type: 'boolean',
+        default: true,
+        describe: 'check the crontab and the cron daemon (--no-cron: a systemd timer or launchd runs check)',
+      }),
+  run: async (args) => {
+    const file = configPath(args.config, process.env, process.cwd());
+    const lines = await runDoctor(file, process.env, { cron: args.cron });
+    const ascii = args.ascii ?? !localeIsUtf8(process.env);
+    process.stdout.write(formatDoctor(lines, ascii));
+    return lines.some((line) => line.status === 'fail') ? EXIT_NOT_UP : EXIT_OK;
+  },
+});
