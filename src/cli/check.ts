@@ -1,4 +1,5 @@
 import { conclude, decide, type Plan, type Verdict } from '../core/decide.js';
+import { describeOverdue, overdueAlert } from '../core/overdue.js';
 import type { ActionOutcome, Alert, Config, State } from '../core/types.js';
 import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
@@ -14,6 +15,7 @@ import {
   selectTargets,
 } from './context.js';
 import { observe } from './observe.js';
+import { watchRun } from './run-watch.js';
 
 export interface CheckOptions {
   readonly config: Config;
@@ -98,15 +100,18 @@ export async function runCheck(options: CheckOptions): Promise<number> {
   const scoped: Config = { ...config, targets };
   const nowMs = Date.now();
   const notices: string[] = [];
-  if (!dryRun) await prepareStateDir(config.stateDir);
+  // Events, metrics and pings; none for a dry run. A run that finds the lock held pings nothing.
+  const watch = dryRun ? null : watchRun(config, nowMs);
+  if (watch !== null) await watch.guard(prepareStateDir(config.stateDir));
 
-  const lock = dryRun ? null : await acquireLock(config.stateDir, nowMs);
+  const lock = watch === null ? null : await watch.guard(acquireLock(config.stateDir, nowMs));
   if (lock?.kind === 'held') {
     throw new CommandError(
       `cronwatch: another run (pid ${lock.pid}, since ${new Date(lock.sinceMs).toISOString()}) holds the lock in ${config.stateDir}`,
       EXIT_LOCKED,
     );
   }
+  await watch?.begin();
   try {
     const loaded = dryRun
       ? await loadState(config.stateDir, nowMs, { moveAside: false })
@@ -118,6 +123,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       notices.push(`took over the lock of run ${lock.tookOverFrom}, which is no longer running`);
     }
     const previous = loaded.state;
+    const overdue = overdueAlert({ lastRunMs: previous.lastRunMs, nowMs, intervalMs: config.intervalMs });
     const { observations } = await observe(targets);
     const plan = decide({ observations, state: previous, config: scoped, nowMs });
 
@@ -140,7 +146,8 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     // Record first: if this run dies mid-restart, the next one still knows what it saw.
     await saveState(config.stateDir, plan.state);
     const outcomes = await act(plan.actions, scoped);
-    const finished = conclude({ plan, previous, outcomes, config: scoped, nowMs: Date.now() });
+    const concludedMs = Date.now();
+    const finished = conclude({ plan, previous, outcomes, config: scoped, nowMs: concludedMs });
     // Keep the state of targets outside this run's selection.
     const state: State = { ...finished.state, targets: { ...previous.targets, ...finished.state.targets } };
     for (const name of Object.keys(state.targets)) {
@@ -148,7 +155,10 @@ export async function runCheck(options: CheckOptions): Promise<number> {
         delete (state.targets as Record<string, unknown>)[name];
     }
     await saveState(config.stateDir, state);
-    const delivery = await deliverAlerts(config, finished.alerts, { silent: false, nowMs: Date.now() });
+    const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
+    if (overdue !== null) notices.push(describeOverdue(overdue));
+    await watch?.concluded({ plan, outcomes, final: state, alerts, concludedMs });
+    const delivery = await deliverAlerts(config, alerts, { silent: false, nowMs: Date.now() });
 
     const exitCode = finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
       ? EXIT_OK
@@ -170,7 +180,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
           pid: final?.pid ?? verdict.pid,
         };
       }),
-      alerts: finished.alerts,
+      alerts,
       delivery,
       notices,
       exitCode,
@@ -185,7 +195,11 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       lines.push(...deliveryLines(delivery));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
+    await watch?.finish({ report, state, observations, delivery });
     return exitCode;
+  } catch (error) {
+    await watch?.fail(error);
+    throw error;
   } finally {
     if (lock?.kind === 'acquired') await lock.release();
   }

@@ -17,6 +17,14 @@ export const COMMANDS: Readonly<
     load: () => import('./status.js'),
   },
   restart: { describe: 'stop and start a target now', load: () => import('./restart.js') },
+  summary: {
+    describe: 'health report over --since 24h: uptime, restarts, alerts per target; runs made and missed',
+    load: () => import('./summary.js'),
+  },
+  'test-alert': {
+    describe: 'send a test message through every channel; say per channel whether it was delivered',
+    load: () => import('./test-alert.js'),
+  },
   stop: {
     describe: 'stop the process and pause monitoring',
     load: async () => ({ command: (await import('./maintenance.js')).stop }),
@@ -32,5 +40,17 @@ export const COMMANDS: Readonly<
   resume: {
     describe: 'watch a paused target again; lifts a backoff and clears the restart count',
     load: async () => ({ command: (await import('./maintenance.js')).resume }),
+  },
+  crontab: {
+    describe: 'print the crontab block for this config; --install / --remove it in your crontab',
+    load: () => import('./crontab.js'),
+  },
+  doctor: {
+    describe: 'check the setup, one line per check; exits 1 when any fails',
+    load: () => import('./doctor.js'),
+  },
+  beat: {
+    describe: 'write a heartbeat to a state file (for targets written in shell)',
+    load: () => import('./beat.js'),
   },
 };

@@ -7,7 +7,8 @@
  * balanced: no tag or entity is ever split.
  */
 
-import type { ActionOutcome, Alert, Envelope } from './types.js';
+import { formatUptime } from './summary.js';
+import type { ActionOutcome, Alert, Envelope, Summary } from './types.js';
 
 /** Telegram's limit for one message's text, in UTF-16 code units. */
 export const TELEGRAM_MAX_CHARS = 4096;
@@ -279,11 +280,50 @@ const alertFormatters: AlertFormatters = {
     const [first = '', ...rest] = alert.text.split('\n');
     return { title: [{ icon: '💬' }, first], details: rest.map((line) => [line]) };
   },
+  overdue: (alert) => ({
+    title: [{ icon: '⏰' }, `cronwatch did not run for ${formatDuration(alert.nowMs - alert.lastRunMs)}`],
+    details: [
+      [
+        `No run from ${formatTime(alert.lastRunMs)} to ${formatTime(alert.nowMs)}; `,
+        `expected every ${formatDuration(alert.intervalMs)}. Targets went unwatched meanwhile.`,
+      ],
+      ['Check that cron runs it: ', { tag: 'code', text: 'cronwatch doctor' }],
+    ],
+  }),
+  summary: ({ summary }) => ({
+    title: [{ icon: '📊' }, `Summary of the last ${formatDuration(summary.toMs - summary.fromMs)}`],
+    details: summaryLines(summary),
+  }),
   test: () => ({
     title: [{ icon: '🔔' }, 'Test alert from cronwatch: this channel works.'],
     details: [],
   }),
 };
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function summaryLines(summary: Summary): Line[] {
+  const { runs } = summary;
+  const lines: Line[] = [
+    [`Runs: ${runs.made} made, ${runs.missed} missed${runs.failed > 0 ? `, ${runs.failed} failed` : ''}`],
+  ];
+  for (const target of summary.targets) {
+    const parts = [`${formatUptime(target.uptimePercent)} up`];
+    const restarts = target.incidentRestarts + target.plannedRestarts;
+    if (restarts > 0) {
+      parts.push(
+        `${plural(restarts, 'restart')}${target.plannedRestarts > 0 ? ` (${target.plannedRestarts} planned)` : ''}`,
+      );
+    }
+    if (target.alerts > 0) parts.push(plural(target.alerts, 'alert'));
+    if (target.longestOutageMs > 0) parts.push(`longest outage ${formatDuration(target.longestOutageMs)}`);
+    lines.push([{ tag: 'b', text: target.name }, `: ${parts.join(' · ')}`]);
+  }
+  if (summary.ownAlerts > 0) lines.push([`Alerts about cronwatch itself: ${summary.ownAlerts}`]);
+  return lines;
+}
 
 function alertBlock(alert: Alert): Block {
   const format = alertFormatters[alert.kind] as (value: Alert) => Block;

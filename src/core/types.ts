@@ -328,7 +328,55 @@ export type Alert =
       readonly text: string;
       readonly atMs: number;
     }
+  | {
+      /** cronwatch itself did not run from `lastRunMs` to `nowMs` (more than 3 intervals). */
+      readonly kind: 'overdue';
+      readonly lastRunMs: number;
+      readonly nowMs: number;
+      readonly intervalMs: number;
+      readonly atMs: number;
+    }
+  | {
+      /** The health report over a window (`cronwatch summary --send`). */
+      readonly kind: 'summary';
+      readonly summary: Summary;
+      readonly atMs: number;
+    }
   | { readonly kind: 'test'; readonly atMs: number };
+
+/** Health over a window, computed from the events log (`cronwatch summary`). */
+export interface Summary {
+  /** The window, epoch ms. */
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly intervalMs: number;
+  readonly runs: {
+    /** Runs of `check` that began in the window. */
+    readonly made: number;
+    /** Runs expected every `intervalMs` that did not happen. */
+    readonly missed: number;
+    /** Runs that could not do their job (state or outbox unusable, alerts left undelivered). */
+    readonly failed: number;
+  };
+  readonly targets: readonly TargetSummary[];
+  /** Alerts about cronwatch itself (e.g. overdue), raised in the window. */
+  readonly ownAlerts: number;
+}
+
+/** One target's health over a summary's window. */
+export interface TargetSummary {
+  readonly name: string;
+  /** Up time over watched time (paused and never-observed time left out), in percent; null: none watched. */
+  readonly uptimePercent: number | null;
+  /** Time not up (down, stale, over a limit, ...) in the window. */
+  readonly downMs: number;
+  readonly longestOutageMs: number;
+  /** Restarts cronwatch made because something was wrong (failed tries included). */
+  readonly incidentRestarts: number;
+  /** Restarts asked for with `restart --planned`. */
+  readonly plannedRestarts: number;
+  readonly alerts: number;
+}
 
 /** An alert as stored in the outbox, ready for any channel. */
 export interface Envelope {

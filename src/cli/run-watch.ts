@@ -1,0 +1,219 @@
+/**
+ * Watching the watcher, for one `check` run:
+ * - the events log (`state_dir/events.jsonl`): the run's start and end, flips, restarts and
+ *   alerts, which `summary` reads;
+ * - the heartbeat (`heartbeat.url`, healthchecks protocol): `/start?rid=` once the run holds the
+ *   lock, and at its end the URL (success) or `/fail`, with the same rid and the run's report as
+ *   body. A run that finds the lock held does nothing, so it pings nothing: its start would never
+ *   be followed by an end and the service would count the check as hung. `/fail` means cronwatch
+ *   could not do its job: state dir or state file unusable, outbox unwritable, or alerts left
+ *   undelivered. A target down is cronwatch doing its job: success. A config that cannot be read
+ *   names no URL, so that run pings nothing; the missing success ping is what the service
+ *   alerts on;
+ * - each target's `ping_url`: its health at the end of the run (up: success, else `/fail` with
+ *   the reason; paused or unobservable targets are not relayed);
+ * - the metrics textfile (`metrics.textfile`).
+ *
+ * The ping and metrics code is loaded only when configured, and nothing here throws: a log,
+ * metrics file or ping that fails is reported on stderr and the run goes on.
+ */
+import { type CheckEventsInput, type CronwatchEvent, checkEvents } from '../core/events.js';
+import { redact } from '../core/redact.js';
+import type { Config, Observation, State } from '../core/types.js';
+import type { Ping } from '../notifiers/heartbeat-ping.js';
+import { appendEvents } from '../store/events.js';
+import type { DeliveryReport } from './alerting.js';
+import type { CheckReport } from './check.js';
+
+/** What the end of a run that did its work hands over. */
+export interface RunEnd {
+  readonly report: CheckReport;
+  /** The state saved at the end, every target's. */
+  readonly state: State;
+  readonly observations: readonly Observation[];
+  readonly delivery: DeliveryReport | null;
+}
+
+export interface RunWatch {
+  /** The run's id: the pings' `rid` and the events' `rid`. */
+  readonly rid: string;
+  /** Awaits `step`; when it fails, reports the run as failed (`fail`) and rethrows. */
+  guard<T>(step: Promise<T>): Promise<T>;
+  /** The run holds the lock: logs its start and sends the start ping without waiting for it. */
+  begin(): Promise<void>;
+  /** The run has concluded and saved its state: logs its flips, restarts and alerts. */
+  concluded(input: CheckEventsInput): Promise<void>;
+  /** The run's end: logs it, writes the metrics, pings the targets' URLs and the heartbeat. */
+  finish(end: RunEnd): Promise<void>;
+  /** The run failed with `error`: logs it (once begun) and pings `/fail`. */
+  fail(error: unknown): Promise<void>;
+}
+
+function warn(text: string): void {
+  process.stderr.write(`cronwatch: ${redact(text)}\n`);
+}
+
+function messageOf(error: unknown): string {
+  return redact(error instanceof Error ? error.message : String(error));
+}
+
+/** The ping body: what a reader of the service's log wants to see of the run. */
+export function reportText(report: CheckReport, problem: string | null): string {
+  const notUp = report.targets.filter((target) => target.status !== 'up' && target.observed !== 'paused');
+  const head =
+    notUp.length === 0
+      ? `all ${report.targets.length} target(s) up or paused`
+      : `${notUp.length} of ${report.targets.length} target(s) not up`;
+  const lines = [`cronwatch check on ${report.host}, ${report.startedAt}: ${head}, exit ${report.exitCode}`];
+  if (problem !== null) lines.push(problem);
+  for (const target of report.targets) {
+    const pid = target.pid === null ? '' : `, pid ${target.pid}`;
+    const why = target.reason === null ? '' : ` (${target.reason})`;
+    const acted = target.outcome === null ? '' : `; ${target.action}: ${target.outcome.kind}`;
+    lines.push(`${target.name}: ${target.status}${pid}${why}${acted}`);
+  }
+  if (report.alerts.length > 0) lines.push(`${report.alerts.length} alert(s) raised`);
+  for (const notice of report.notices) lines.push(notice);
+  return redact(lines.join('\n'));
+}
+
+function targetPings(config: Config, report: CheckReport): Ping[] {
+  const pings: Ping[] = [];
+  for (const target of report.targets) {
+    const url = config.targets.find((candidate) => candidate.name === target.name)?.pingUrl ?? null;
+    if (url === null || target.observed === 'paused' || target.observed === 'unknown') continue;
+    const body =
+      target.status === 'up'
+        ? `${target.name}: up${target.pid === null ? '' : `, pid ${target.pid}`}`
+        : `${target.name}: ${target.status}${target.reason === null ? '' : `: ${target.reason}`}`;
+    pings.push({ url, kind: target.status === 'up' ? 'success' : 'fail', rid: null, body: redact(body) });
+  }
+  return pings;
+}
+
+async function sendAll(pings: readonly Ping[]): Promise<void> {
+  if (pings.length === 0) return;
+  try {
+    const { sendPings } = await import('../notifiers/heartbeat-ping.js');
+    for (const result of await sendPings(pings)) {
+      // Unreachable or failing services are left to alert by the missing ping; a refusal (404:
+      // no such check) would never alert anyone, so it is said.
+      if (!result.ok && result.status !== null && result.status < 500 && result.status !== 429) {
+        warn(`${result.error} (check the ping URL)`);
+      }
+    }
+  } catch (error) {
+    warn(`could not send pings: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * A UUID (version 4 layout, as healthchecks requires of a rid) naming one run. It pairs a start
+ * with its end and is no secret, so Math.random will do: loading node:crypto would cost the cron
+ * path more (about 3 ms) than the rest of this module.
+ */
+export function runId(): string {
+  const hex = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16));
+  hex[12] = '4';
+  hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const text = hex.join('');
+  return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
+}
+
+/** Appends to the events log; a failure is reported on stderr, never thrown. */
+export async function recordEvents(stateDir: string, events: readonly CronwatchEvent[]): Promise<void> {
+  try {
+    await appendEvents(stateDir, events);
+  } catch (error) {
+    warn(`could not append to the events log in ${stateDir}: ${messageOf(error)}`);
+  }
+}
+
+/** Watches one `check` run that started at `startedMs`. */
+export function watchRun(config: Config, startedMs: number): RunWatch {
+  const rid = runId();
+  const heartbeat = config.heartbeatUrl;
+  let begun = false;
+  let startPing: Promise<void> = Promise.resolve();
+
+  // Appends are chained so the log keeps their order; the start's is not waited for, so that
+  // its write overlaps the run's observation.
+  let logged: Promise<void> = Promise.resolve();
+  const log = (events: readonly CronwatchEvent[]) => {
+    logged = logged.then(() => recordEvents(config.stateDir, events));
+    return logged;
+  };
+  const end = async (ok: boolean, body: string, others: readonly Ping[]) => {
+    // The service pairs a start with its end by rid: the start must have arrived first.
+    await startPing;
+    const own: Ping[] =
+      heartbeat === null ? [] : [{ url: heartbeat, kind: ok ? 'success' : 'fail', rid, body }];
+    await sendAll([...others, ...own]);
+  };
+
+  const watch: RunWatch = {
+    rid,
+    async guard(step) {
+      try {
+        return await step;
+      } catch (error) {
+        await watch.fail(error);
+        throw error;
+      }
+    },
+    async begin() {
+      begun = true;
+      void log([{ kind: 'run_start', atMs: startedMs, rid }]);
+      if (heartbeat !== null) startPing = sendAll([{ url: heartbeat, kind: 'start', rid, body: null }]);
+    },
+    async concluded(input) {
+      await log(checkEvents(input));
+    },
+    async finish({ report, state, observations, delivery }) {
+      const endedMs = Date.now();
+      const pending = delivery?.pending ?? [];
+      const problem =
+        pending.length === 0
+          ? null
+          : `${pending.length} alert(s) not delivered (${delivery?.retryErrors.at(-1)?.error ?? pending[0]?.lastError ?? 'refused'}); kept in the outbox`;
+      await log([
+        {
+          kind: 'run_end',
+          atMs: endedMs,
+          rid,
+          startedMs,
+          exitCode: report.exitCode,
+          ok: problem === null,
+          problem: problem === null ? null : redact(problem),
+        },
+      ]);
+      if (config.metricsTextfile !== null) {
+        try {
+          const { writeRunMetrics } = await import('./metrics-textfile.js');
+          await writeRunMetrics(config.metricsTextfile, {
+            config,
+            state,
+            observations,
+            report,
+            startedMs,
+            endedMs,
+            alertsPending: pending.length,
+          });
+        } catch (error) {
+          warn(`could not write metrics to ${config.metricsTextfile}: ${messageOf(error)}`);
+        }
+      }
+      await end(problem === null, reportText(report, problem), targetPings(config, report));
+    },
+    async fail(error) {
+      const message = messageOf(error);
+      if (begun) {
+        await log([
+          { kind: 'run_end', atMs: Date.now(), rid, startedMs, exitCode: null, ok: false, problem: message },
+        ]);
+      }
+      await end(false, `cronwatch check on ${config.host} could not do its job: ${message}`, []);
+    },
+  };
+  return watch;
+}
