@@ -1,4 +1,5 @@
 import { decide } from '../core/decide.js';
+import { isOverdue } from '../core/overdue.js';
 import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { type PermanentFailure, readOutbox } from '../store/outbox.js';
@@ -13,8 +14,6 @@ export interface StatusOptions {
   readonly json: boolean;
 }
 
-/** A run is overdue when the previous one is this many intervals old. */
-export const OVERDUE_INTERVALS = 3;
 
 export interface StatusRow {
   readonly name: string;
@@ -142,7 +141,8 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     };
   });
   const lastRunMs = state.lastRunMs;
-  const overdue = lastRunMs === null || nowMs - lastRunMs > OVERDUE_INTERVALS * config.intervalMs;
+  // Never run at all is as overdue as it gets: the crontab line is missing or broken.
+  const overdue = lastRunMs === null || isOverdue({ lastRunMs, nowMs, intervalMs: config.intervalMs });
   const exitCode = rows.every((row) => row.state === 'up' || row.state === 'paused') ? EXIT_OK : EXIT_NOT_UP;
 
   if (options.json) {
