@@ -14,7 +14,6 @@ export interface StatusOptions {
   readonly json: boolean;
 }
 
-
 export interface StatusRow {
   readonly name: string;
   /** As seen now (the stored state for a paused target). */
