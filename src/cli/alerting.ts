@@ -59,8 +59,14 @@ export async function deliverAlerts(
   return deliverOutbox(config.stateDir, await channelsOf(config));
 }
 
-/** What a person should know of a delivery: nothing when everything went out. */
-export function deliveryLines(report: DeliveryReport | null): string[] {
+/**
+ * What a person should know of a delivery: nothing when everything went out. With `sinceMs`,
+ * alerts still waiting are mentioned only if one of them was raised at or after it.
+ */
+export function deliveryLines(
+  report: DeliveryReport | null,
+  options: { readonly sinceMs?: number } = {},
+): string[] {
   if (report === null) return [];
   const lines: string[] = [];
   for (const error of report.permanentErrors) {
@@ -68,7 +74,10 @@ export function deliveryLines(report: DeliveryReport | null): string[] {
       `cronwatch: ${error.channel} refused an alert for good: ${error.error} (fix the channel; it stays queued)`,
     );
   }
-  if (report.pending.length > 0) {
+  // Cron mails every line: say it once, in the run whose alerts are stuck, not every 5 minutes
+  // of an outage (status, doctor and the heartbeat's /fail keep saying it).
+  const sinceMs = options.sinceMs ?? Number.NEGATIVE_INFINITY;
+  if (report.pending.some((entry) => entry.createdMs >= sinceMs)) {
     const why = report.retryErrors.at(-1)?.error ?? report.pending[0]?.lastError;
     lines.push(
       `cronwatch: ${report.pending.length} alert(s) not delivered yet${why ? ` (${why})` : ''}; kept in the outbox for the next run`,

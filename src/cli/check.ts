@@ -192,7 +192,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
         ...notices.map((n) => `cronwatch: ${n}`),
         ...eventLines(report, options.verbose, previous),
       ];
-      lines.push(...deliveryLines(delivery));
+      lines.push(...deliveryLines(delivery, { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
     await watch?.finish({ report, state, observations, delivery });
