@@ -1,11 +1,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { redact } from '../core/redact.js';
+import { parseCheckArgv } from './check-argv.js';
 import type { Command, GlobalArgs } from './command.js';
 import { COMMANDS } from './commands.js';
 import { CommandError, EXIT_USAGE } from './context.js';
+
+/** A command whatever its arguments, as the dispatcher sees it. */
+type AnyCommand = Command<Record<string, unknown>>;
+
+/** What yargs reports while it parses. */
+export interface CliHandlers {
+  /** The command chosen and its arguments; not yet validated, so not to be run from here. */
+  readonly chosen: (command: AnyCommand, args: Record<string, unknown> & GlobalArgs) => void;
+  /** Bad usage: yargs' message, e.g. an unknown option. */
+  readonly fail: (message: string) => void;
+}
 
 /** The package's version, found by walking up from this file (tsx or compiled dist/). */
 function packageVersion(): string {
@@ -28,13 +40,11 @@ function withConfig(args: Argv): Argv<GlobalArgs> {
 }
 
 /**
- * Parses `argv` (without node and the script) and runs one command. Returns the exit code;
- * the caller sets it, so every command ends in one place. Only the named command's module is
- * loaded; the others are described from the table in commands.ts.
+ * The full yargs CLI over `argv`. Only the named command's module is loaded; the others are
+ * described from the table in commands.ts.
  */
-export async function main(argv: readonly string[]): Promise<number> {
-  let exitCode = 0;
-  let usageError: string | null = null;
+export async function buildCli(argv: readonly string[], handlers: CliHandlers): Promise<Argv> {
+  const { default: yargs } = await import('yargs');
   const chosen = argv.find((word) => !word.startsWith('-'));
   const entry = chosen === undefined ? undefined : COMMANDS[chosen];
   let cli = withConfig(yargs([...argv]))
@@ -43,15 +53,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       '$0 <command> [options]\n\nA process watchdog run by cron: restarts dead or hung targets and alerts you.',
     );
   if (entry !== undefined) {
-    const command = (await entry.load()).command as Command<Record<string, unknown>>;
-    cli = cli.command(command.usage, entry.describe, command.builder, async (args) => {
-      exitCode = await command.run(args as unknown as Record<string, unknown> & GlobalArgs);
-    });
+    const command = (await entry.load()).command as AnyCommand;
+    cli = cli.command(command.usage, entry.describe, command.builder, (args) =>
+      handlers.chosen(command, args as unknown as Record<string, unknown> & GlobalArgs),
+    );
   }
   for (const [name, other] of Object.entries(COMMANDS)) {
     if (other !== entry) cli = cli.command(name, other.describe);
   }
-  cli = cli
+  return cli
     .demandCommand(1, `Name a command: ${Object.keys(COMMANDS).join(', ')} (see --help).`)
     .strict()
     .help()
@@ -61,15 +71,45 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitProcess(false)
     .fail((message, error) => {
       if (error !== undefined && error !== null) throw error;
-      usageError = message;
+      handlers.fail(message);
     });
+}
+
+/**
+ * Runs the command yargs chose only once it has validated everything: yargs calls a command's
+ * handler before its strict check of unknown options, and `check --dryrun` must not be a real run.
+ */
+async function runWithYargs(argv: readonly string[]): Promise<number> {
+  const parsed: { chosen?: Parameters<CliHandlers['chosen']>; usageError?: string } = {};
+  const cli = await buildCli(argv, {
+    chosen: (...chosen) => {
+      parsed.chosen = chosen;
+    },
+    fail: (message) => {
+      parsed.usageError = message;
+    },
+  });
+  await cli.parseAsync();
+  if (parsed.usageError !== undefined) {
+    process.stderr.write(`${await cli.getHelp()}\n\n${parsed.usageError}\n`);
+    return EXIT_USAGE;
+  }
+  if (parsed.chosen === undefined) return 0; // --help or --version, printed by yargs
+  const [command, args] = parsed.chosen;
+  return command.run(args);
+}
+
+/**
+ * Parses `argv` (without node and the script) and runs one command. Returns the exit code;
+ * the caller sets it, so every command ends in one place. A plain `check` line, what cron runs,
+ * skips yargs (see check-argv.ts); everything else goes through it.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await cli.parseAsync();
-    if (usageError !== null) {
-      process.stderr.write(`${await cli.getHelp()}\n\n${usageError}\n`);
-      return EXIT_USAGE;
-    }
-    return exitCode;
+    const check = parseCheckArgv(argv);
+    if (check === null) return await runWithYargs(argv);
+    const { command } = (await COMMANDS.check!.load()) as typeof import('./check.js');
+    return await command.run(check);
   } catch (error) {
     if (error instanceof CommandError) {
       process.stderr.write(`${error.message}\n`);
