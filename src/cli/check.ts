@@ -150,9 +150,9 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const finished = conclude({ plan, previous, outcomes, config: scoped, nowMs: concludedMs });
     // Keep the state of targets outside this run's selection.
     const state: State = { ...finished.state, targets: { ...previous.targets, ...finished.state.targets } };
+    const configured = new Set(config.targets.map((target) => target.name));
     for (const name of Object.keys(state.targets)) {
-      if (!config.targets.some((target) => target.name === name))
-        delete (state.targets as Record<string, unknown>)[name];
+      if (!configured.has(name)) delete (state.targets as Record<string, unknown>)[name];
     }
     await saveState(config.stateDir, state);
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
@@ -163,13 +163,16 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const exitCode = finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
       ? EXIT_OK
       : EXIT_NOT_UP;
+    // Maps, not a search per target: a run may watch a thousand targets.
+    const actionOf = new Map(plan.actions.map((action) => [action.target, action]));
+    const finalOf = new Map(finished.statuses.map((status) => [status.target, status]));
     const report: CheckReport = {
       host: config.host,
       startedAt: new Date(nowMs).toISOString(),
       dryRun: false,
       targets: plan.verdicts.map((verdict) => {
-        const action = plan.actions.find((candidate) => candidate.target === verdict.target);
-        const final = finished.statuses.find((s) => s.target === verdict.target);
+        const action = actionOf.get(verdict.target);
+        const final = finalOf.get(verdict.target);
         return {
           name: verdict.target,
           observed: verdict.status,
