@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseStatLine } from '../src/probes/process-table.js';
 import { TICKS_PER_SECOND } from './measure.js';
 
 export interface MonitTarget {
@@ -57,10 +58,8 @@ export function monitVersion(monit: string): string {
 }
 
 function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime: proc(5) fields 14 and 15.
-  return Number(fields[11]) + Number(fields[12]);
+  const stat = parseStatLine(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  return stat.utimeTicks + stat.stimeTicks;
 }
 
 function rssBytes(pid: number): number {

@@ -10,22 +10,22 @@
  * parse error quotes the request URL, token included), and then redacted all the same.
  */
 
-import { createHash } from 'node:crypto';
 import type { Api, SendMessageParams } from 'node-telegram-bot-api';
 import { cutMiddle, htmlToPlainText, renderTelegram, TELEGRAM_MAX_CHARS } from '../core/format.js';
 import type { TelegramChannelConfig } from '../core/types.js';
 import type { Channel, SendResult } from './channel.js';
+import {
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BACKOFF_MS,
+  DEFAULT_SEND_TIMEOUT_MS,
+  describeCauses as describeAnyCauses,
+  fingerprintOf,
+  type HttpChannelOptions,
+  hasCode,
+} from './http-policy.js';
 
-/** One HTTP request to the Bot API; the client's own default is five minutes. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** One `send`, retries and rate-limit waits included. */
-export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
-/** Longer 429 waits are not sat out: the message is left for the next run. */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 15_000;
-/** In-run retries of a 429, 5xx, timeout or network error. */
-export const DEFAULT_RETRIES = 2;
-/** Base of the exponential backoff between in-run retries. */
-export const DEFAULT_RETRY_BACKOFF_MS = 1000;
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
 /** Telegram allows a bot about 20 messages a minute in one group. */
@@ -34,20 +34,7 @@ export const TELEGRAM_PER_MINUTE = 20;
 // A message Telegram still finds too long is resent as plain text this long.
 const TRUNCATED_MAX_CHARS = TELEGRAM_MAX_CHARS - 96;
 
-export interface TelegramChannelOptions {
-  /** Per-request client timeout; default `DEFAULT_REQUEST_TIMEOUT_MS`. */
-  readonly requestTimeoutMs?: number;
-  /** Bound on one `send`, retries and waits included; default `DEFAULT_SEND_TIMEOUT_MS`. */
-  readonly sendTimeoutMs?: number;
-  /** Longest 429 `retry_after` waited for; default `DEFAULT_MAX_RETRY_AFTER_MS`. */
-  readonly maxRetryAfterMs?: number;
-  /** In-run retries of transient failures; default `DEFAULT_RETRIES`. */
-  readonly retries?: number;
-  /** Backoff base between in-run retries; default `DEFAULT_RETRY_BACKOFF_MS`. */
-  readonly retryBackoffMs?: number;
-  /** Least time between two messages; default `DEFAULT_PACING_MS`. */
-  readonly pacingMs?: number;
-}
+export type TelegramChannelOptions = HttpChannelOptions;
 
 type ClientModule = typeof import('node-telegram-bot-api');
 
@@ -66,6 +53,7 @@ export function createTelegramChannel(
       lib,
       api: new lib.Api(config.token, {
         apiRoot: config.apiRoot,
+        // The client's own default is five minutes.
         timeoutMs: requestTimeoutMs,
         maxRetries: options.retries ?? DEFAULT_RETRIES,
         retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
@@ -140,7 +128,7 @@ export function createTelegramChannel(
 
   return {
     name: 'telegram',
-    fingerprint: fingerprint(config),
+    fingerprint: fingerprintOf([config.token, config.chatId, config.apiRoot, config.threadId]),
     pacingMs: options.pacingMs ?? DEFAULT_PACING_MS,
     perMinute: TELEGRAM_PER_MINUTE,
     render: renderTelegram,
@@ -159,12 +147,6 @@ export function redactToken(text: string, token: string): string {
 }
 
 const redact = redactToken;
-
-/** A hash of the whole config: shows that it changed, reveals nothing of the token. */
-function fingerprint(config: TelegramChannelConfig): string {
-  const material = JSON.stringify([config.token, config.chatId, config.apiRoot, config.threadId]);
-  return createHash('sha256').update(material).digest('hex').slice(0, 16);
-}
 
 type Failure = Exclude<SendResult, { kind: 'delivered' }>;
 
@@ -215,31 +197,9 @@ function classify(
   return { kind: 'retry', error: `Sending to Telegram failed: ${describeCauses(error)}` };
 }
 
-/** `fetch failed: ECONNREFUSED`: the error's message and its causes' codes or messages. */
+// The client's own codes (EFETCH) say nothing its class did not already.
 function describeCauses(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
-    if (current instanceof Error) {
-      const code = (current as NodeJS.ErrnoException).code;
-      // The client's own codes (EFETCH) say nothing its class did not already.
-      parts.push(typeof code === 'string' && !code.startsWith('EFETCH') ? code : current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(': ');
-}
-
-function hasCode(error: unknown, code: string): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    if ((current as NodeJS.ErrnoException).code === code) return true;
-    current = current.cause;
-  }
-  return false;
+  return describeAnyCauses(error, 'EFETCH');
 }
 
 /** An empty token is a config problem; a client that fails to load may be fixed by the next run. */

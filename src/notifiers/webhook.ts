@@ -14,22 +14,22 @@
  * a hash.
  */
 
-import { createHash } from 'node:crypto';
 import { cutMiddle, DIGEST_THRESHOLD, formatTime, type RenderOptions, renderPlain } from '../core/format.js';
 import { redact } from '../core/redact.js';
 import type { Alert, Envelope, WebhookChannelConfig } from '../core/types.js';
 import type { Channel, SendResult } from './channel.js';
+import {
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BACKOFF_MS,
+  DEFAULT_SEND_TIMEOUT_MS,
+  describeCauses,
+  fingerprintOf,
+  type HttpChannelOptions,
+  hasCode,
+} from './http-policy.js';
 
-/** One HTTP request. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** One `send`, retries and rate-limit waits included. */
-export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
-/** Longer 429 waits are not sat out: the message is left for the next run. */
-export const DEFAULT_MAX_RETRY_AFTER_MS = 15_000;
-/** In-run retries of a 429, 5xx, 408, timeout or network error. */
-export const DEFAULT_RETRIES = 2;
-/** Base of the exponential backoff between in-run retries. */
-export const DEFAULT_RETRY_BACKOFF_MS = 1000;
 /** Slack allows about one message a second per webhook; Discord a little more. */
 export const DEFAULT_PACING_MS = 1000;
 /** Discord refuses a `content` longer than this. */
@@ -47,20 +47,7 @@ const REDACTED = '<redacted>';
 // whether the envelope is delayed (a resumed send skips the parts already accepted).
 const DIGEST_HEADER_SAMPLE_SUFFIX = ' (delayed): 999 alerts (999/999)';
 
-export interface WebhookChannelOptions {
-  /** Per-request timeout; default `DEFAULT_REQUEST_TIMEOUT_MS`. */
-  readonly requestTimeoutMs?: number;
-  /** Bound on one `send`, retries and waits included; default `DEFAULT_SEND_TIMEOUT_MS`. */
-  readonly sendTimeoutMs?: number;
-  /** Longest 429 `Retry-After` waited for; default `DEFAULT_MAX_RETRY_AFTER_MS`. */
-  readonly maxRetryAfterMs?: number;
-  /** In-run retries of transient failures; default `DEFAULT_RETRIES`. */
-  readonly retries?: number;
-  /** Backoff base between in-run retries; default `DEFAULT_RETRY_BACKOFF_MS`. */
-  readonly retryBackoffMs?: number;
-  /** Least time between two messages; default `DEFAULT_PACING_MS`. */
-  readonly pacingMs?: number;
-}
+export type WebhookChannelOptions = HttpChannelOptions;
 
 /** One attempt: a failure worth another try in this run says how long to wait first (null: backoff). */
 type Attempt =
@@ -136,7 +123,7 @@ export function createWebhookChannel(
 
   return {
     name: 'webhook',
-    fingerprint: fingerprint(config),
+    fingerprint: fingerprintOf([config.url, config.format]),
     pacingMs: options.pacingMs ?? DEFAULT_PACING_MS,
     render: (envelope, renderOptions) => renderWebhook(config.format, envelope, renderOptions),
     send: async (message, sendOptions) => {
@@ -386,42 +373,8 @@ function safeDecode(text: string): string {
   }
 }
 
-/** A hash of the whole config: shows that it changed, reveals nothing of the URL. */
-function fingerprint(config: WebhookChannelConfig): string {
-  return createHash('sha256')
-    .update(JSON.stringify([config.url, config.format]))
-    .digest('hex')
-    .slice(0, 16);
-}
-
 function isTimeout(error: unknown): boolean {
   return (
     error instanceof Error && (error.name === 'TimeoutError' || hasCode(error, 'UND_ERR_HEADERS_TIMEOUT'))
   );
-}
-
-function hasCode(error: unknown, code: string): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    if ((current as NodeJS.ErrnoException).code === code) return true;
-    current = current.cause;
-  }
-  return false;
-}
-
-/** `fetch failed: ECONNREFUSED`: the error's message and its causes' codes or messages. */
-function describeCauses(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
-    if (current instanceof Error) {
-      const code = (current as NodeJS.ErrnoException).code;
-      parts.push(typeof code === 'string' ? code : current.message);
-      current = current.cause;
-    } else {
-      parts.push(String(current));
-      break;
-    }
-  }
-  return parts.join(': ');
 }

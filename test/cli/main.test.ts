@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bundleOptions } from '../../scripts/bundle.js';
-import { type CliResult, FIXTURES, killAll, pidsOf, ROOT, waitFor, workspace } from '../support/cli.js';
+import {
+  type CliResult,
+  FIXTURES,
+  killAll,
+  pidsOf,
+  ROOT,
+  runProcess,
+  waitFor,
+  workspace,
+} from '../support/cli.js';
 
 const RECORDER = join(import.meta.dirname, 'fixtures/record-packages.mjs');
 const DAEMON = join(FIXTURES, 'cli-daemon.mjs');
@@ -67,33 +76,18 @@ async function setUp(format: 'yaml' | 'json'): Promise<Setup> {
 }
 
 /** Runs `node [--import tsx] <entry> <args>` with the package recorder; returns what it imported. */
-function runRecorded(
+async function runRecorded(
   entry: string,
   args: readonly string[],
   dir: string,
 ): Promise<CliResult & { readonly packages: readonly string[] }> {
   const file = join(dir, `packages-${randomUUID()}.txt`);
   const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...loader, '--import', RECORDER, entry, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TELEGRAM_BOT_TOKEN: TOKEN, CRONWATCH_TEST_PACKAGES_FILE: file },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const packages = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
-      resolve({ code, stdout, stderr, packages: [...new Set(packages)].sort() });
-    });
+  const result = await runProcess(process.execPath, [...loader, '--import', RECORDER, entry, ...args], {
+    env: { TELEGRAM_BOT_TOKEN: TOKEN, CRONWATCH_TEST_PACKAGES_FILE: file },
   });
+  const packages = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  return { ...result, packages: [...new Set(packages)].sort() };
 }
 
 const SOURCE_ENTRY = join(ROOT, 'scripts/cronwatch.ts');

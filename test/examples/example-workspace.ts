@@ -8,14 +8,13 @@
  * API stand-in, the environment, and a marker in the command line so that workspaces running side
  * by side never match each other's processes.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
-import { type CliResult, cronwatch, killAll, ROOT, waitFor, workspace } from '../support/cli.js';
+import { type CliResult, cronwatch, killAll, ROOT, runProcess, waitFor, workspace } from '../support/cli.js';
 
 /** Shaped like a real bot token, so that a leak would also be caught by `redact`. */
 export const TOKEN = '123456:AAexampleTOKENforTESTSonlyABCDEFGHIJ';
@@ -107,24 +106,8 @@ export async function exampleWorkspace(name: string): Promise<ExampleWorkspace> 
         return result.code === LOCKED ? undefined : result;
       });
     },
-    runProgram(command, args, extraEnv = {}) {
-      return new Promise((resolve, reject) => {
-        const child = spawn(command, [...args], {
-          cwd: ws.dir,
-          env: { ...process.env, ...env, ...extraEnv },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk) => {
-          stdout += chunk;
-        });
-        child.stderr.on('data', (chunk) => {
-          stderr += chunk;
-        });
-        child.on('error', reject);
-        child.on('close', (code) => resolve(noLeak({ code, stdout, stderr })));
-      });
+    async runProgram(command, args, extraEnv = {}) {
+      return noLeak(await runProcess(command, args, { cwd: ws.dir, env: { ...env, ...extraEnv } }));
     },
     async cleanup() {
       killAll(marker);

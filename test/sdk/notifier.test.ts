@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNotifier, type NotifierConfig } from '../../src/index.js';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
-import { ROOT, waitFor } from '../support/cli.js';
+import { ROOT, runProcess, waitFor } from '../support/cli.js';
 
 const TOKEN = '123456789:AAHnotifier-secret_token_ABCDEFGHIJKLM';
 const CHAT_ID = '4242';
@@ -219,19 +219,13 @@ describe('sdk', () => {
       const script = `import { createNotifier } from ${JSON.stringify(join(ROOT, 'src/index.ts'))};
 const result = await createNotifier({ stateDir: ${JSON.stringify(stateDir)}, host: 'box' }).send('hello from a daemon');
 process.stdout.write(result.kind);`;
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-      });
-      child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      const code = await new Promise((resolve) => child.on('close', resolve));
+      const { code, stdout, stderr } = await runProcess(process.execPath, [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script,
+      ]);
 
       expect(code).toBe(0);
       expect(stdout).toBe('delivered');

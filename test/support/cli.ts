@@ -12,13 +12,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/**
- * Runs the real CLI in its own process (`node --import tsx scripts/cronwatch.ts`), as cron
- * would: a separate process tree, so that what it starts is not its test runner's child.
- */
-export function cronwatch(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+export interface RunOptions {
+  /** Added to this process's environment. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Default: the repository root. */
+  readonly cwd?: string;
+}
+
+/** Runs `command` to its end, stdin closed, and collects its exit code and output. */
+export function runProcess(command: string, args: readonly string[], options: RunOptions = {}) {
   return new Promise<CliResult>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/cronwatch.ts'), ...args], {
+    const child = spawn(command, [...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,6 +38,18 @@ export function cronwatch(args: readonly string[], options: { env?: NodeJS.Proce
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Runs the real CLI in its own process (`node --import tsx scripts/cronwatch.ts`), as cron
+ * would: a separate process tree, so that what it starts is not its test runner's child.
+ */
+export function cronwatch(args: readonly string[], options: RunOptions = {}) {
+  return runProcess(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'scripts/cronwatch.ts'), ...args],
+    options,
+  );
 }
 
 /** A private temp dir (0700, as cronwatch requires) with a helper to write its config. */
