@@ -97,7 +97,6 @@ function eventLines(report: CheckReport, verbose: boolean, previous: State): str
 export async function runCheck(options: CheckOptions): Promise<number> {
   const { config, dryRun } = options;
   const targets = selectTargets(config, options.names);
-  const scoped: Config = { ...config, targets };
   const nowMs = Date.now();
   const notices: string[] = [];
   // Events, metrics and pings; none for a dry run. A run that finds the lock held pings nothing.
@@ -125,7 +124,9 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const previous = loaded.state;
     const overdue = overdueAlert({ lastRunMs: previous.lastRunMs, nowMs, intervalMs: config.intervalMs });
     const { observations } = await observe(targets);
-    const plan = decide({ observations, state: previous, config: scoped, nowMs });
+    // The whole config: targets outside the selection have no observation, so decide() and
+    // conclude() leave their state as it was, and forget only targets gone from the config.
+    const plan = decide({ observations, state: previous, config, nowMs });
 
     if (dryRun) {
       const exitCode = plan.verdicts.every((v) => v.status === 'up' || v.status === 'paused')
@@ -143,17 +144,13 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       return exitCode;
     }
 
-    // Record first: if this run dies mid-restart, the next one still knows what it saw.
-    await saveState(config.stateDir, plan.state);
-    const outcomes = await act(plan.actions, scoped);
+    // Record first: if this run dies mid-restart, the next one still knows what it saw. A run
+    // with nothing to do saves once, at its end.
+    if (plan.actions.length > 0) await saveState(config.stateDir, plan.state);
+    const outcomes = await act(plan.actions, config);
     const concludedMs = Date.now();
-    const finished = conclude({ plan, previous, outcomes, config: scoped, nowMs: concludedMs });
-    // Keep the state of targets outside this run's selection.
-    const state: State = { ...finished.state, targets: { ...previous.targets, ...finished.state.targets } };
-    const configured = new Set(config.targets.map((target) => target.name));
-    for (const name of Object.keys(state.targets)) {
-      if (!configured.has(name)) delete (state.targets as Record<string, unknown>)[name];
-    }
+    const finished = conclude({ plan, previous, outcomes, config, nowMs: concludedMs });
+    const state = finished.state;
     await saveState(config.stateDir, state);
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
     if (overdue !== null) notices.push(describeOverdue(overdue));

@@ -2,7 +2,8 @@
  * Maintenance by hand: `pause`/`resume` stop and resume watching a target; `stop`/`start`
  * also stop or start its process. Each is done under the run lock and sent as a silent alert.
  */
-import type { ProcessInfo, TargetState } from '../core/types.js';
+import { identityOf, startedState } from '../core/decide.js';
+import type { TargetState } from '../core/types.js';
 import { formatDuration, parseDurationMs } from '../core/units.js';
 import { start as startTarget, stop as stopTarget } from './act.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -19,15 +20,6 @@ function resumed(previous: TargetState): TargetState {
     limitRuns: 0,
     problemsMs: [],
     flapping: false,
-  };
-}
-
-function identity(running: ProcessInfo) {
-  return {
-    pid: running.pid,
-    startTicks: running.startTicks,
-    startTimeMs: running.startTimeMs,
-    cmdline: running.cmdline,
   };
 }
 
@@ -128,7 +120,7 @@ export const stop = defineCommand({
       const by = whoAmI();
       const reason = args.reason ?? null;
       const stopped =
-        running === null ? null : await stopTarget(target, config, identity(running), running.pgid);
+        running === null ? null : await stopTarget(target, config, identityOf(running), running.pgid);
       if (stopped?.kind === 'failed') {
         return {
           state: previous,
@@ -183,7 +175,7 @@ export const start = defineCommand({
       const base = resumed(previous);
       if (running !== null) {
         return {
-          state: { ...base, status: 'up', sinceMs: nowMs, downSinceMs: null, process: identity(running) },
+          state: { ...base, status: 'up', sinceMs: nowMs, downSinceMs: null, process: identityOf(running) },
           alert: null,
           silent: true,
           lines: [`${target.name}: already running as pid ${running.pid}; monitoring resumed`],
@@ -216,15 +208,7 @@ export const start = defineCommand({
         };
       }
       return {
-        state: {
-          ...base,
-          status: 'up',
-          sinceMs: doneMs,
-          downSinceMs: null,
-          reason: null,
-          process: outcome.identity,
-          lastAlertMs: doneMs,
-        },
+        state: { ...startedState(base, outcome.identity, doneMs, false), lastAlertMs: doneMs },
         alert: {
           kind: 'maintenance',
           target: target.name,

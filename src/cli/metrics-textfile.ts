@@ -4,7 +4,7 @@
  * rename) so the collector never reads half a file. Mode 0644: node_exporter runs as another
  * user. The temp file's name does not end in `.prom`, so the collector skips it.
  */
-import { effectiveStatus } from '../core/events.js';
+import { effectiveStatus } from '../core/decide.js';
 import { renderExposition, runMetricFamilies, type TargetMetrics } from '../core/metrics.js';
 import type { Config, Observation, State } from '../core/types.js';
 import { writeFileAtomic } from '../store/atomic.js';

@@ -1,3 +1,4 @@
+import { identityOf, startedState } from '../core/decide.js';
 import type { TargetState } from '../core/types.js';
 import { start, stopThenStart } from './act.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -28,42 +29,20 @@ export const command = defineCommand({
       const outcome =
         running === null
           ? await start(target, config)
-          : await stopThenStart(
-              target,
-              config,
-              {
-                pid: running.pid,
-                startTicks: running.startTicks,
-                startTimeMs: running.startTimeMs,
-                cmdline: running.cmdline,
-              },
-              running.pgid,
-            );
+          : await stopThenStart(target, config, identityOf(running), running.pgid);
       const doneMs = Date.now();
       // A planned restart is routine; one that fails to bring the target back is an incident.
       const counted = !args.planned || outcome.kind !== 'started';
-      const restartsMs = counted ? [...previous.restartsMs, doneMs] : previous.restartsMs;
       const state: TargetState =
         outcome.kind === 'started'
-          ? {
-              ...previous,
-              status: 'up',
-              sinceMs: doneMs,
-              downSinceMs: null,
-              reason: null,
-              process: outcome.identity,
-              restartsMs,
-              limitRuns: 0,
-              cpuSample: null,
-              lastAlertMs: doneMs,
-            }
+          ? { ...startedState(previous, outcome.identity, doneMs, counted), lastAlertMs: doneMs }
           : {
               ...previous,
               status: 'down',
               sinceMs: previous.status === 'down' ? previous.sinceMs : doneMs,
               downSinceMs: previous.downSinceMs ?? nowMs,
               reason: `${args.planned ? 'planned ' : ''}restart by hand failed`,
-              restartsMs,
+              restartsMs: counted ? [...previous.restartsMs, doneMs] : previous.restartsMs,
               lastAlertMs: doneMs,
             };
       const line =

@@ -1,5 +1,4 @@
-import { previousOf } from '../core/decide.js';
-import { effectiveStatus } from '../core/events.js';
+import { effectiveStatus, previousOf } from '../core/decide.js';
 import { formatTime } from '../core/format.js';
 import { formatUptime, summarize } from '../core/summary.js';
 import type { Alert, Config, Summary } from '../core/types.js';

@@ -39,6 +39,29 @@ const PROBLEMS: ReadonlySet<TargetStatus> = new Set<ProblemStatus>([
   'backoff',
 ]);
 
+/**
+ * A target just started (by a run or by hand): up, with the new process, its limit counters
+ * reset and the problem forgotten. `counted`: the start goes toward `restart_limit`.
+ */
+export function startedState(
+  previous: TargetState,
+  identity: ProcessIdentity,
+  atMs: number,
+  counted: boolean,
+): TargetState {
+  return {
+    ...previous,
+    status: 'up',
+    sinceMs: atMs,
+    downSinceMs: null,
+    reason: null,
+    process: identity,
+    restartsMs: counted ? [...previous.restartsMs, atMs] : previous.restartsMs,
+    limitRuns: 0,
+    cpuSample: null,
+  };
+}
+
 /** Whether a status is a problem someone should hear about. */
 export function isProblem(status: TargetStatus): status is ProblemStatus {
   return PROBLEMS.has(status);
@@ -116,7 +139,13 @@ export function previousOf(state: State, name: string): TargetState {
   return stored === undefined ? NEW_TARGET : { ...NEW_TARGET, ...stored };
 }
 
-function identityOf(process: ProcessInfo): ProcessIdentity {
+/** A target's state as the history sees it: a pause hides the stored status. */
+export function effectiveStatus(target: Pick<TargetState, 'status' | 'pause'>): TargetStatus {
+  return target.pause === null ? target.status : 'paused';
+}
+
+/** The identity by which a process is recognised again before any signal. */
+export function identityOf(process: ProcessInfo): ProcessIdentity {
   return {
     pid: process.pid,
     startTicks: process.startTicks,
@@ -356,7 +385,7 @@ export function decide(input: DecideInput): Plan {
 
     verdicts.push({ target: target.name, status, reason, pid: running?.pid ?? null });
     // A pause that ran out counts as paused until this observation.
-    const from: TargetStatus = previous.pause === null ? previous.status : 'paused';
+    const from = effectiveStatus(previous);
     if (from !== status) flips.push({ target: target.name, from, to: status, reason, atMs: nowMs });
     const isUp = status === 'up';
     targets[target.name] = {
@@ -431,20 +460,11 @@ export function conclude(input: ConcludeInput): Conclusion {
       statuses.push({ target: name, status: observed.status, pid: observed.process?.pid ?? null });
       continue;
     }
-    const from: TargetStatus = before.pause === null ? before.status : 'paused';
+    const from = effectiveStatus(before);
     const outcome = outcomes[name];
     let final: TargetState = observed;
     if (outcome?.kind === 'started') {
-      final = {
-        ...observed,
-        status: 'up',
-        sinceMs: nowMs,
-        downSinceMs: null,
-        process: outcome.identity,
-        restartsMs: [...observed.restartsMs, nowMs],
-        limitRuns: 0,
-        cpuSample: null,
-      };
+      final = startedState(observed, outcome.identity, nowMs, true);
     } else if (outcome !== undefined) {
       // A failed fix still counts toward the limit: a target that cannot start must back off too.
       // A failed try after a backoff goes straight back to backing off (the longer one decided).

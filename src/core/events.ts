@@ -3,7 +3,7 @@
  * line in `state_dir/events.jsonl`, read back by `summary`. The builders are pure: the shell
  * passes what a run saw and did, and the clock.
  */
-import type { Plan } from './decide.js';
+import { effectiveStatus, type Plan } from './decide.js';
 import type { ActionOutcome, Alert, State, TargetState, TargetStatus } from './types.js';
 
 /** One line of the events log. Times are epoch ms. */
@@ -54,11 +54,6 @@ export type CronwatchEvent =
     };
 
 export type EventKind = CronwatchEvent['kind'];
-
-/** A target's state as the history sees it: a pause hides the stored status. */
-export function effectiveStatus(target: Pick<TargetState, 'status' | 'pause'>): TargetStatus {
-  return target.pause === null ? target.status : 'paused';
-}
 
 function alertEvent(alert: Alert): CronwatchEvent {
   return {

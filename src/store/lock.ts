@@ -1,6 +1,7 @@
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readProcess } from '../probes/process-table.js';
+import { writeFileAtomic } from './atomic.js';
 
 /** Who holds the lock: enough to tell a live holder from a reused pid. */
 interface LockHolder {
@@ -86,9 +87,7 @@ export async function acquireLock(stateDir: string, nowMs: number): Promise<Lock
     try {
       const again = await readHolder(lockPath);
       if (again !== null && again.pid === holder.pid && again.sinceMs === holder.sinceMs) {
-        const temp = `${lockPath}.${process.pid}.tmp`;
-        await writeFile(temp, content, { mode: 0o600 });
-        await rename(temp, lockPath);
+        await writeFileAtomic(lockPath, content);
         return { kind: 'acquired', release, tookOverFrom: holder.pid };
       }
     } finally {

@@ -125,6 +125,7 @@ describe('cli', () => {
       expect(result.stdout).toContain('not delivered yet');
       const own = s.hc.pingsOf('cronwatch');
       expect(own.map((ping) => ping.kind)).toEqual(['start', 'fail']);
+      expect(own[0]?.rid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(own[1]?.rid).toBe(own[0]?.rid);
       expect(own[1]?.body).toContain('1 alert(s) not delivered');
       expect(own[1]?.body).toContain('backup: down');

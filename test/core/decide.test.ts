@@ -222,6 +222,19 @@ describe('core', () => {
       expect(result.state.targets.bot?.status).toBe('up');
     });
 
+    it('leaves alone the state of a configured target this run did not observe (check <names>)', () => {
+      const cfg = config(target(), target({ name: 'other' }));
+      const up = run(cfg, EMPTY, running(10)).state;
+      const before: State = {
+        ...up,
+        targets: { ...up.targets, other: { ...up.targets.bot!, status: 'down' } },
+      };
+      // Only `bot` is observed, and it is restarted: `other` must come out exactly as it went in.
+      const result = run(cfg, before, absent, started, NOW + 5 * MIN);
+      expect(result.state.targets.other).toEqual(before.targets.other);
+      expect(result.state.targets.bot?.restartsMs).toEqual([NOW + 5 * MIN]);
+    });
+
     it('forgets targets that left the config', () => {
       const up = run(config(target()), EMPTY, running(10)).state;
       const other = target({ name: 'other' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NEW_TARGET, type Plan } from '../../src/core/decide.js';
-import { checkEvents, effectiveStatus, parseEvent, targetChangeEvents } from '../../src/core/events.js';
+import { effectiveStatus, NEW_TARGET, type Plan } from '../../src/core/decide.js';
+import { checkEvents, parseEvent, targetChangeEvents } from '../../src/core/events.js';
 import type { ActionOutcome, Alert, State, TargetState } from '../../src/core/types.js';
 
 const AT_MS = Date.UTC(2024, 4, 1, 12, 0, 0);

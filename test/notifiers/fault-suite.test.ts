@@ -224,7 +224,9 @@ async function scenario(
         for (const key of keysIn((body as { text: string }).text, PLAIN_TITLE)) count('webhook', key);
       }
       // Nothing cronwatch wrote (state, outbox, logs) holds the token or the webhook URL.
-      for (const file of filesUnder(space.path('state'))) {
+      const written = filesUnder(space.path('state'));
+      expect(written.length).toBeGreaterThan(0);
+      for (const file of written) {
         for (const secret of SECRETS) expect(readFileSync(file, 'utf8'), file).not.toContain(secret);
       }
       for (const target of targets) killAll(marker(target.name));

@@ -76,7 +76,8 @@ describe('sdk', () => {
     });
 
     it('sends the same key once within the dedup window', async () => {
-      const notify = notifier({ dedupWindow: 300 });
+      // A window far longer than four loopback sends take, even on a loaded machine.
+      const notify = notifier({ dedupWindow: 2000 });
 
       expect((await notify.send('3 failures in a row', { key: 'failing' })).kind).toBe('delivered');
       expect(await notify.send('4 failures in a row', { key: 'failing' })).toEqual({
@@ -85,7 +86,7 @@ describe('sdk', () => {
       });
       expect((await notify.send('3 failures in a row')).kind).toBe('delivered');
       expect((await notify.send('3 failures in a row')).kind).toBe('duplicate');
-      await new Promise((resolve) => setTimeout(resolve, 350));
+      await new Promise((resolve) => setTimeout(resolve, 2100));
       expect((await notify.send('5 failures in a row', { key: 'failing' })).kind).toBe('delivered');
 
       expect(texts().map((text) => text.split('\n').at(-1))).toEqual([
@@ -103,13 +104,13 @@ describe('sdk', () => {
     });
 
     it('drops messages over the rate limit and says so in the next one sent', async () => {
-      const notify = notifier({ rateLimit: { count: 2, per: 300 } });
+      const notify = notifier({ rateLimit: { count: 2, per: 2000 } });
       await notify.send('one');
       await notify.send('two');
 
       expect(await notify.send('three')).toEqual({ kind: 'rate_limited', dropped: 1 });
       expect(await notify.send('four')).toEqual({ kind: 'rate_limited', dropped: 2 });
-      await new Promise((resolve) => setTimeout(resolve, 350));
+      await new Promise((resolve) => setTimeout(resolve, 2100));
       expect((await notify.send('five')).kind).toBe('delivered');
 
       expect(texts()).toHaveLength(3);
@@ -253,6 +254,7 @@ process.stdout.write(result.kind);`;
           messages.push((error as Error).message);
         }
       }
+      expect(messages).toHaveLength(2);
       expect(messages.join('\n')).not.toContain(TOKEN);
     });
 
