@@ -31,7 +31,8 @@ function divisors(of: number, below: number): string {
  * whole hours, and one day come out even; anything else is refused with the reason.
  */
 export function cronScheduleFor(intervalMs: number): ScheduleResult {
-  const shown = formatDuration(intervalMs);
+  // Whole minutes read best as `5m`; anything else in seconds, so the part cron cannot do shows.
+  const shown = intervalMs % MINUTE_MS === 0 ? formatDuration(intervalMs) : `${intervalMs / 1000}s`;
   if (intervalMs < MINUTE_MS) {
     return { kind: 'invalid', reason: `${shown} is under a minute, and cron counts in whole minutes` };
   }

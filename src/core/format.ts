@@ -9,6 +9,7 @@
 
 import { formatUptime } from './summary.js';
 import type { ActionOutcome, Alert, Envelope, Summary } from './types.js';
+import { formatDuration } from './units.js';
 
 /** Telegram's limit for one message's text, in UTF-16 code units. */
 export const TELEGRAM_MAX_CHARS = 4096;
@@ -70,19 +71,6 @@ const PLAIN_ENTITIES = { lt: '<', gt: '>', quot: '"', amp: '&' } as const;
  */
 export function cutMiddle(text: string, maxChars: number): string {
   return cutMiddleMeasured(text, maxChars, (char) => char.length);
-}
-
-/** `12s`, `12m`, `3h 5m`, `2d 3h`: the two largest units, rounded down. */
-export function formatDuration(ms: number): string {
-  const totalSeconds = Math.max(0, Math.floor(ms / 1000));
-  const days = Math.floor(totalSeconds / 86_400);
-  const hours = Math.floor((totalSeconds % 86_400) / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  if (days > 0) return hours > 0 ? `${days}d ${hours}h` : `${days}d`;
-  if (hours > 0) return minutes > 0 ? `${hours}h ${minutes}m` : `${hours}h`;
-  if (minutes > 0) return `${minutes}m`;
-  return `${seconds}s`;
 }
 
 /** `2024-05-01 12:03 UTC`: UTC, so the text does not depend on the host's time zone. */

@@ -42,7 +42,7 @@ describe('core/crontab', () => {
 
     it.each([
       [30_000, /30s is under a minute/],
-      [90_000, /1m 30s is not a whole number of minutes/],
+      [90_000, /90s is not a whole number of minutes/],
       [7 * MINUTE, /cannot run every 7m evenly.*use 1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or 30m/],
       [90 * MINUTE, /cannot run every 1h 30m evenly.*1, 2, 3, 4, 6, 8 or 12h, or 1d/],
       [5 * HOUR, /cannot run every 5h evenly/],

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   cutMiddle,
   escapeHtml,
-  formatDuration,
   htmlToPlainText,
   renderPlain,
   renderTelegram,
   TELEGRAM_MAX_CHARS,
 } from '../../src/core/format.js';
 import type { Alert, Envelope } from '../../src/core/types.js';
+import { formatDuration } from '../../src/core/units.js';
 
 const AT_MS = Date.UTC(2024, 4, 1, 12, 3, 0);
 
