@@ -73,7 +73,7 @@ export async function changeTarget(
   try {
     const nowMs = Date.now();
     const { state } = await loadState(config.stateDir, nowMs);
-    const { observations } = await observe([target]);
+    const { observations } = await observe([target], config.targets);
     const observation = observations[0];
     if (observation?.kind === 'error') {
       throw new CommandError(`cronwatch: cannot observe ${target.name}: ${observation.message}`, EXIT_NOT_UP);
