@@ -228,7 +228,10 @@ export function findTargetProcesses(
 export function describeShared(shared: SharedProcess): string {
   const found = `pid ${shared.pid} (${quote(shared.cmdline)}) is found by targets ${shared.foundBy.join(' and ')}`;
   const fix = 'make their match patterns exclusive';
-  if (shared.heldBy.length > 1) {
+  if (shared.heldBy.length === 2) {
+    return `${found}, which both take it for theirs: neither starts another copy or restarts it; ${fix}`;
+  }
+  if (shared.heldBy.length > 2) {
     return `${found}, which all take it for theirs: none of them starts another copy or restarts it; ${fix}`;
   }
   if (shared.heldBy.length === 1) {

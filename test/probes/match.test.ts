@@ -357,7 +357,7 @@ describe('probes', () => {
       });
       expect(shared[0]?.heldBy).toEqual(['worker', 'queue']);
       expect(describeShared(shared[0]!)).toMatch(
-        /which all take it for theirs: none of them starts another copy or restarts it/,
+        /which both take it for theirs: neither starts another copy or restarts it/,
       );
     });
 
