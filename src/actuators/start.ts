@@ -79,12 +79,11 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
   let child: ChildProcess;
   let ended: Promise<Ending>;
   let logStartByte = 0;
-  let before: ReadonlySet<string>;
+  let since: StartedSince;
   try {
     // Only what this start writes is its failure's tail, not an earlier run's last words.
     logStartByte = (await log.stat()).size;
-    // What ran before the start is not what it started, whatever its command line says.
-    before = new Set((await scanProcessTable()).map(processKey));
+    const spawnedMs = Date.now();
     child = spawn('/bin/sh', ['-c', execSimple(req.command)], {
       cwd: req.cwd,
       env: childEnv(req.env, req.hiddenEnv ?? []),
@@ -94,6 +93,10 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     // Listen before anything is awaited: a command that fails at once may exit during any await,
     // and an exit event nobody listened to is lost for good.
     ended = endingOf(child);
+    // Read before the event loop runs again: until then the shell exists (a zombie at worst, not
+    // yet reaped), so its start time is there to be read however fast it exits.
+    const shell = child.pid === undefined ? null : readProcess(child.pid);
+    since = { ticks: shell?.startTicks ?? null, ms: shell?.startTimeMs ?? spawnedMs };
   } catch (error) {
     return startFailed({ error: `cannot run \`${req.command}\`: ${messageOf(error)}` });
   } finally {
@@ -120,7 +123,7 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
   // end of the grace, so that a daemon that dies at once is not taken for started.
   if (ending !== 'timeout') await sleep(Math.max(0, graceEndsMs - Date.now()));
 
-  const found = await findStarted(req, child.pid ?? -1, before);
+  const found = await findStarted(req, child.pid ?? -1, since, graceEndsMs);
   if (found.kind === 'running') {
     return { kind: 'started', pid: found.process.pid, identity: identityOf(found.process) };
   }
@@ -146,27 +149,50 @@ function isAlive(pid: number | undefined): boolean {
   return info !== null && info.state !== 'Z';
 }
 
-/** Identity of a process within one boot, as a key. */
-function processKey(entry: ProcessInfo): string {
-  return `${entry.pid}:${entry.startTicks ?? entry.startTimeMs}`;
+/** When the start's shell began: what began before it is not what it started. */
+interface StartedSince {
+  /** Clock ticks since boot (Linux), exact; null where unknown. */
+  readonly ticks: number | null;
+  readonly ms: number;
+}
+
+/** Start times from `ps` (outside Linux) are to the second. */
+const START_TIME_TOLERANCE_MS = 1000;
+
+function begunSince(entry: ProcessInfo, since: StartedSince): boolean {
+  if (since.ticks !== null && entry.startTicks !== null) return entry.startTicks >= since.ticks;
+  return entry.startTimeMs >= since.ms - START_TIME_TOLERANCE_MS;
+}
+
+/** The last scan, shared by the starts whose graces end together (a run restarting 50 targets). */
+let lastScan: { readonly startedMs: number; readonly table: Promise<ProcessInfo[]> } | null = null;
+
+/** The process table as read at or after `notBeforeMs`. */
+function tableSince(notBeforeMs: number): Promise<ProcessInfo[]> {
+  if (lastScan === null || lastScan.startedMs < notBeforeMs) {
+    lastScan = { startedMs: Date.now(), table: scanProcessTable() };
+  }
+  return lastScan.table;
 }
 
 /**
  * The target as the start left it. A pid file names its process exactly; a pattern is looked for
- * among the processes that did not run before the start, first in the start's own session (a
- * foreground command or `(cmd &)`), so that two targets started side by side with overlapping
- * patterns each find their own; then anywhere (a daemon that called `setsid`).
+ * among the processes begun since the start (never one that ran before it, which may be another
+ * target's), first in the start's own session (a foreground command or `(cmd &)`), so that two
+ * targets started side by side with overlapping patterns each find their own; then anywhere (a
+ * daemon that called `setsid`).
  */
 async function findStarted(
   req: StartRequest,
   sessionId: number,
-  before: ReadonlySet<string>,
+  since: StartedSince,
+  graceEndsMs: number,
 ): Promise<ProcessFinding> {
-  const table = await scanProcessTable();
+  const table = await tableSince(graceEndsMs);
   const excluded = excludedPids(table, process.pid);
   const spec = { match: req.match === null ? null : new RegExp(req.match), pidfile: req.pidfile };
   if (spec.pidfile !== null) return findTargetProcess(spec, table, excluded);
-  const fresh = table.filter((entry) => !before.has(processKey(entry)));
+  const fresh = table.filter((entry) => begunSince(entry, since));
   const inSession = findTargetProcess(
     spec,
     fresh.filter((entry) => entry.sid === sessionId),
