@@ -1,16 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ActionOutcome, ProcessIdentity, TargetConfig } from '../core/types.js';
-import { readProcess } from '../probes/process-table.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { identityOf } from '../core/decide.js';
+import type { ActionOutcome, ProcessFinding, ProcessInfo, TargetConfig } from '../core/types.js';
+import { formatDuration } from '../core/units.js';
+import { excludedPids, findTargetProcess } from '../probes/match.js';
+import { readProcess, scanProcessTable } from '../probes/process-table.js';
 import { within } from './wait.js';
 
 /** How many lines of its log a failed start reports. */
 export const START_FAILURE_LOG_LINES = 20;
 
 /**
- * How long to wait for the exit event of a process found dead when its grace ended: it died at
- * the boundary and its exit status is on its way.
+ * How long to wait for the exit event of a start command found dead when its grace ended: it
+ * died at the boundary and its exit status is on its way.
  */
 const LATE_EXIT_WAIT_MS = 1000;
 
@@ -20,8 +24,12 @@ const TAIL_CHUNK_BYTES = 16 * 1024;
 /** At most this much of a file's end is read for its last lines, however long those lines are. */
 const TAIL_MAX_BYTES = 256 * 1024;
 
-/** What to start: a target's `start`, `cwd`, `env`, `log` and `start_grace`. */
-export interface StartRequest extends Pick<TargetConfig, 'cwd' | 'env' | 'startGraceMs'> {
+/**
+ * What to start: a target's `start`, `cwd`, `env`, `log` and `start_grace`, and its `match` and
+ * `pidfile`, by which the started target is found (at least one of the two is set).
+ */
+export interface StartRequest
+  extends Pick<TargetConfig, 'cwd' | 'env' | 'startGraceMs' | 'match' | 'pidfile'> {
   /** The target's `start` command, run by `/bin/sh -c`. */
   readonly command: string;
   /** Absolute path of the log that receives its stdout and stderr, appended; created with its directory. */
@@ -37,18 +45,24 @@ type Ending =
 /**
  * Starts a target so that it outlives cronwatch and the cron job: `/bin/sh -c <command>` in `cwd`,
  * with cronwatch's environment plus `env`, in a session of its own (`setsid`), stdin closed,
- * stdout and stderr appended to `logPath`. It counts as started when it is still running after
- * `startGraceMs`; otherwise the outcome carries its exit status and the last
- * {@link START_FAILURE_LOG_LINES} lines it wrote to the log.
+ * stdout and stderr appended to `logPath`.
  *
- * The pid returned is that of `/bin/sh`, which leads the new session and process group (pgid ===
- * pid). Debian's dash does not `exec` the last command of `-c`, so for `start: node monitor.js`
- * the shell stays as the parent of node, in the same group: signals to the group reach both, and
- * the match probe finds the program itself by its command line on the next run.
+ * The start is judged by the target, not by the command: when `startGraceMs` ends, the target's
+ * `match` and/or `pidfile` must find a process the start brought (never one that ran before it,
+ * which may be another target's). A command that stays in the foreground and one that daemonizes
+ * and exits 0 (`(cmd &)`, `start-stop-daemon --background`, `redis-server --daemonize yes`) are
+ * both started when their target is found; the pid returned is the target's, never a wrapper
+ * shell's. A command that exits non-zero (or is killed) within the grace has failed with that
+ * status. A failure carries the last {@link START_FAILURE_LOG_LINES} lines this start wrote.
  *
  * Fully asynchronous: several starts may run side by side. Never throws.
  */
 export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
+  if (req.match === null && req.pidfile === null) {
+    return startFailed({
+      error: 'the target has neither match nor pidfile: nothing would find what it started',
+    });
+  }
   const cwdStat = await stat(req.cwd).catch(() => null);
   if (cwdStat === null || !cwdStat.isDirectory()) {
     return startFailed({ error: `cwd ${req.cwd} does not exist or is not a directory` });
@@ -65,9 +79,11 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
   let child: ChildProcess;
   let ended: Promise<Ending>;
   let logStartByte = 0;
+  let since: StartedSince;
   try {
     // Only what this start writes is its failure's tail, not an earlier run's last words.
     logStartByte = (await log.stat()).size;
+    const spawnedMs = Date.now();
     child = spawn('/bin/sh', ['-c', execSimple(req.command)], {
       cwd: req.cwd,
       env: childEnv(req.env, req.hiddenEnv ?? []),
@@ -77,6 +93,10 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     // Listen before anything is awaited: a command that fails at once may exit during any await,
     // and an exit event nobody listened to is lost for good.
     ended = endingOf(child);
+    // Read before the event loop runs again: until then the shell exists (a zombie at worst, not
+    // yet reaped), so its start time is there to be read however fast it exits.
+    const shell = child.pid === undefined ? null : readProcess(child.pid);
+    since = { ticks: shell?.startTicks ?? null, ms: shell?.startTimeMs ?? spawnedMs };
   } catch (error) {
     return startFailed({ error: `cannot run \`${req.command}\`: ${messageOf(error)}` });
   } finally {
@@ -87,40 +107,116 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
   // Neither the child nor a listener on it may keep cronwatch running once its work is done.
   child.unref();
 
-  let ending = await within(ended, req.startGraceMs);
-  if (ending === 'timeout' && child.pid !== undefined) {
-    const info = readProcess(child.pid);
-    if (info !== null && info.state !== 'Z') {
-      const identity: ProcessIdentity = {
-        pid: info.pid,
-        startTicks: info.startTicks,
-        startTimeMs: info.startTimeMs,
-        cmdline: info.cmdline,
-      };
-      return { kind: 'started', pid: info.pid, identity };
-    }
-    ending = await within(ended, LATE_EXIT_WAIT_MS);
-  }
+  const graceEndsMs = Date.now() + req.startGraceMs;
+  const ending = await within(ended, req.startGraceMs);
+  const failure = async (fields: Omit<Parameters<typeof startFailed>[0], 'logTail'>) =>
+    startFailed({
+      ...fields,
+      logTail: await tailLines(req.logPath, START_FAILURE_LOG_LINES, logStartByte).catch(() => []),
+    });
+  const failedBy = (end: Ending) =>
+    end.kind === 'error'
+      ? failure({ error: `cannot run \`${req.command}\`: ${end.error.message}` })
+      : failure({ exitCode: end.code, signal: end.signal });
+  if (ending !== 'timeout' && (ending.kind === 'error' || ending.code !== 0)) return failedBy(ending);
+  // Exited 0: it daemonized, or it was never a long-running command. The target decides, at the
+  // end of the grace, so that a daemon that dies at once is not taken for started.
+  if (ending !== 'timeout') await sleep(Math.max(0, graceEndsMs - Date.now()));
 
-  const logTail = await tailLines(req.logPath, START_FAILURE_LOG_LINES, logStartByte).catch(() => []);
-  if (ending === 'timeout') {
-    return startFailed({ error: `exited within its start grace of ${req.startGraceMs} ms`, logTail });
+  const found = await findStarted(req, child.pid ?? -1, since, graceEndsMs);
+  if (found.kind === 'running') {
+    return { kind: 'started', pid: found.process.pid, identity: identityOf(found.process) };
   }
-  if (ending.kind === 'error') {
-    return startFailed({ error: `cannot run \`${req.command}\`: ${ending.error.message}`, logTail });
-  }
-  return startFailed({ exitCode: ending.code, signal: ending.signal, logTail });
+  // A command that died at the grace's boundary: its exit status says more than the probe.
+  const last = ending === 'timeout' && !isAlive(child.pid) ? await within(ended, LATE_EXIT_WAIT_MS) : ending;
+  if (last !== 'timeout' && (last.kind === 'error' || last.code !== 0)) return failedBy(last);
+  const command =
+    last === 'timeout'
+      ? `the start command is still running (pid ${child.pid})`
+      : 'the start command exited 0';
+  return failure({
+    error: `${command} but no new process was found within its start grace of ${graceText(req.startGraceMs)}: ${found.reason}`,
+  });
 }
 
+/** A start grace as configured: `700ms` stays `700ms`, not a rounded `0s`. */
+function graceText(ms: number): string {
+  return ms % 1000 === 0 ? formatDuration(ms) : `${ms}ms`;
+}
+
+function isAlive(pid: number | undefined): boolean {
+  const info = pid === undefined ? null : readProcess(pid);
+  return info !== null && info.state !== 'Z';
+}
+
+/** When the start's shell began: what began before it is not what it started. */
+interface StartedSince {
+  /** Clock ticks since boot (Linux), exact; null where unknown. */
+  readonly ticks: number | null;
+  readonly ms: number;
+}
+
+/** Start times from `ps` (outside Linux) are to the second. */
+const START_TIME_TOLERANCE_MS = 1000;
+
+function begunSince(entry: ProcessInfo, since: StartedSince): boolean {
+  if (since.ticks !== null && entry.startTicks !== null) return entry.startTicks >= since.ticks;
+  return entry.startTimeMs >= since.ms - START_TIME_TOLERANCE_MS;
+}
+
+/** The last scan, shared by the starts whose graces end together (a run restarting 50 targets). */
+let lastScan: { readonly startedMs: number; readonly table: Promise<ProcessInfo[]> } | null = null;
+
+/** The process table as read at or after `notBeforeMs`. */
+function tableSince(notBeforeMs: number): Promise<ProcessInfo[]> {
+  if (lastScan === null || lastScan.startedMs < notBeforeMs) {
+    lastScan = { startedMs: Date.now(), table: scanProcessTable() };
+  }
+  return lastScan.table;
+}
+
+/**
+ * The target as the start left it. A pid file names its process exactly; a pattern is looked for
+ * among the processes begun since the start (never one that ran before it, which may be another
+ * target's), first in the start's own session (a foreground command or `(cmd &)`), so that two
+ * targets started side by side with overlapping patterns each find their own; then anywhere (a
+ * daemon that called `setsid`).
+ */
+async function findStarted(
+  req: StartRequest,
+  sessionId: number,
+  since: StartedSince,
+  graceEndsMs: number,
+): Promise<ProcessFinding> {
+  const table = await tableSince(graceEndsMs);
+  const excluded = excludedPids(table, process.pid);
+  const spec = { match: req.match === null ? null : new RegExp(req.match), pidfile: req.pidfile };
+  if (spec.pidfile !== null) return findTargetProcess(spec, table, excluded);
+  const fresh = table.filter((entry) => begunSince(entry, since));
+  const inSession = findTargetProcess(
+    spec,
+    fresh.filter((entry) => entry.sid === sessionId),
+    excluded,
+  );
+  return inSession.kind === 'running' ? inSession : findTargetProcess(spec, fresh, excluded);
+}
+
+/**
+ * The first word of commands `exec` cannot run: shell keywords, and builtins no program of the
+ * same name stands in for (`exec exit 3` would fail with 127, "exit: not found").
+ */
+const SHELL_ONLY =
+  /^\s*(!|\{|if|case|for|while|until|exit|return|break|continue|cd|exec|export|readonly|set|unset|shift|eval|trap|wait|read|ulimit|umask|alias|unalias|command|type|getopts|hash|local|times|source|\.|:)(\s|;|$)/;
+
 /** Shell syntax that `exec` in front would break: operators, grouping, assignments first. */
-const NOT_SIMPLE = /[;&|()<>`\n{}]|\$\(|^\s*\w+=|^\s*(if|for|while|until|case|cd|exec)\b/;
+const NOT_SIMPLE = /[;&|()<>`\n{}]|\$\(|^\s*\w+=/;
 
 /**
  * `exec` in front of a simple command makes the program itself the started process (dash does
- * not exec the last command of `sh -c`), so its pid, group and start time are the program's.
+ * not exec the last command of `sh -c`): no shell stays behind as its parent.
  */
 export function execSimple(command: string): string {
-  return NOT_SIMPLE.test(command) ? command : `exec ${command}`;
+  return NOT_SIMPLE.test(command) || SHELL_ONLY.test(command) ? command : `exec ${command}`;
 }
 
 /** cronwatch's environment, less its own secrets (the bot token), plus the target's `env`. */

@@ -10,6 +10,8 @@ export function start(target: TargetConfig, config: Config): Promise<ActionOutco
     env: target.env,
     logPath: target.log,
     startGraceMs: target.startGraceMs,
+    match: target.match,
+    pidfile: target.pidfile,
     hiddenEnv: config.secretEnv,
   });
 }

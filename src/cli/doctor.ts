@@ -19,12 +19,14 @@ import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
 import { defineCommand } from './command.js';
 import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './context.js';
 import { COMPILED_ENTRY, crontabBlock, packageRoot, readCrontab } from './crontab.js';
+import { observe } from './observe.js';
 
 /** One Bot API request; doctor does not retry: a slow answer is itself worth a line. */
 export const TELEGRAM_TIMEOUT_MS = 10_000;
@@ -376,6 +378,15 @@ async function checkTarget(target: TargetConfig): Promise<CheckLine> {
   return fail(label, `program ${program} of start is not on the PATH (${cronPath})`);
 }
 
+/** A process two targets find: each would count it, and neither could tell it from its own. */
+async function checkSharedProcesses(config: Config): Promise<CheckLine[]> {
+  const watched = config.targets.filter((target) => target.match !== null || target.pidfile !== null);
+  if (watched.length < 2) return [];
+  const { shared } = await observe(watched);
+  if (shared.length === 0) return [ok('processes', 'each running process is found by one target at most')];
+  return shared.map((entry) => fail(`process ${entry.pid}`, describeShared(entry)));
+}
+
 async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
   const label = 'last run';
   try {
@@ -486,7 +497,7 @@ export async function runDoctor(
   }
   const loaded = config;
   const secrets = loaded.channels.telegram === null ? [] : [loaded.channels.telegram.token];
-  const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, lastRun, outbox] =
+  const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, shared, lastRun, outbox] =
     await Promise.all([
       checkStateDir(loaded),
       checkBuild(root),
@@ -496,6 +507,7 @@ export async function runDoctor(
       checkWebhook(loaded),
       checkPingHosts(loaded),
       Promise.all(loaded.targets.map(checkTarget)),
+      checkSharedProcesses(loaded),
       checkLastRun(loaded, nowMs),
       checkOutbox(loaded, secrets),
     ]);
@@ -516,6 +528,7 @@ export async function runDoctor(
     webhook,
     ...pings,
     ...targets,
+    ...shared,
     lastRun,
     ...outbox,
   ];

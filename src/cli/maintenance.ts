@@ -8,7 +8,7 @@ import { formatDuration, parseDurationMs } from '../core/units.js';
 import { start as startTarget, stop as stopTarget } from './act.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { CommandError, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE } from './context.js';
-import { changeTarget, whoAmI } from './one-target.js';
+import { changeTarget, refuseShared, whoAmI } from './one-target.js';
 
 /** What resuming forgives: the backoff, the restart count, the limit counters. */
 function resumed(previous: TargetState): TargetState {
@@ -116,7 +116,9 @@ export const stop = defineCommand({
       .option('reason', { type: 'string', describe: 'shown by status and said in the alert' }),
   run: async (args) => {
     const config = await loadConfigFor(args);
-    return changeTarget(config, args.name, async ({ target, previous, running }) => {
+    return changeTarget(config, args.name, async (context) => {
+      const { target, previous, running } = context;
+      refuseShared(context, 'stopping');
       const by = whoAmI();
       const reason = args.reason ?? null;
       const stopped =

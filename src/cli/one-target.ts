@@ -5,7 +5,14 @@ import type { Alert, Config, ProcessInfo, State, TargetConfig, TargetState } fro
 import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { deliverAlerts, deliveryLines } from './alerting.js';
-import { CommandError, EXIT_LOCKED, EXIT_NOT_UP, prepareStateDir, selectTargets } from './context.js';
+import {
+  CommandError,
+  EXIT_LOCKED,
+  EXIT_NOT_UP,
+  EXIT_USAGE,
+  prepareStateDir,
+  selectTargets,
+} from './context.js';
 import { observe } from './observe.js';
 import { recordEvents } from './run-watch.js';
 
@@ -15,6 +22,8 @@ export interface TargetContext {
   readonly previous: TargetState;
   /** The target's process as found now; null when none runs. */
   readonly running: ProcessInfo | null;
+  /** Other targets that take `running` for their own process too (overlapping patterns). */
+  readonly sharedWith: readonly string[];
   readonly nowMs: number;
 }
 
@@ -46,6 +55,18 @@ async function acquireLockPatiently(stateDir: string) {
   }
 }
 
+/**
+ * Refuses to stop a process another target also takes for its own: stopping it for one target
+ * would take the other down too.
+ */
+export function refuseShared(context: TargetContext, verb: string): void {
+  if (context.running === null || context.sharedWith.length === 0) return;
+  throw new CommandError(
+    `cronwatch: not ${verb} ${context.target.name}: its process, pid ${context.running.pid}, is also ${context.sharedWith.join(' and ')}'s (their match patterns overlap; make them exclusive)`,
+    EXIT_USAGE,
+  );
+}
+
 /** Who is doing this by hand, for the alert and `status`. */
 export function whoAmI(): string {
   return process.env.SUDO_USER ?? process.env.USER ?? userInfo().username;
@@ -73,14 +94,16 @@ export async function changeTarget(
   try {
     const nowMs = Date.now();
     const { state } = await loadState(config.stateDir, nowMs);
-    const { observations } = await observe([target]);
+    const { observations } = await observe([target], config.targets);
     const observation = observations[0];
     if (observation?.kind === 'error') {
       throw new CommandError(`cronwatch: cannot observe ${target.name}: ${observation.message}`, EXIT_NOT_UP);
     }
-    const running = observation?.process?.kind === 'running' ? observation.process.process : null;
+    const found = observation?.kind === 'observed' ? observation.process : null;
+    const running = found?.kind === 'running' ? found.process : null;
+    const sharedWith = found?.kind === 'running' ? (found.sharedWith ?? []) : [];
     const previous = previousOf(state, target.name);
-    const result = await change({ config, target, previous, running, nowMs });
+    const result = await change({ config, target, previous, running, sharedWith, nowMs });
     const next: State = { ...state, targets: { ...state.targets, [target.name]: result.state } };
     await saveState(config.stateDir, next);
     await recordEvents(

@@ -3,7 +3,7 @@ import type { TargetState } from '../core/types.js';
 import { start, stopThenStart } from './act.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { CommandError, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE } from './context.js';
-import { changeTarget } from './one-target.js';
+import { changeTarget, refuseShared } from './one-target.js';
 
 export const command = defineCommand({
   usage: 'restart <name>',
@@ -19,13 +19,15 @@ export const command = defineCommand({
       }),
   run: async (args) => {
     const config = await loadConfigFor(args);
-    return changeTarget(config, args.name, async ({ target, previous, running, nowMs }) => {
+    return changeTarget(config, args.name, async (context) => {
+      const { target, previous, running, nowMs } = context;
       if (target.start === null) {
         throw new CommandError(
           `cronwatch: target ${target.name} has no start command; nothing to restart`,
           EXIT_USAGE,
         );
       }
+      refuseShared(context, 'restarting');
       const outcome =
         running === null
           ? await start(target, config)

@@ -2,6 +2,7 @@ import { decide } from '../core/decide.js';
 import { isOverdue } from '../core/overdue.js';
 import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { describeShared } from '../probes/match.js';
 import { type PermanentFailure, readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -111,7 +112,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const targets = selectTargets(config, options.names);
   const nowMs = Date.now();
   const { state } = await loadState(config.stateDir, nowMs, { moveAside: false });
-  const { table: processes, observations } = await observe(targets);
+  const { table: processes, observations, shared } = await observe(targets, config.targets);
   const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
   const outbox = await outboxStatus(config.stateDir);
 
@@ -147,7 +148,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   if (options.json) {
     const lastRunAt = lastRunMs === null ? null : new Date(lastRunMs).toISOString();
     process.stdout.write(
-      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows, outbox }, null, 2)}\n`,
+      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows, shared, outbox }, null, 2)}\n`,
     );
     return exitCode;
   }
@@ -173,7 +174,10 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     String(row.restarts24h),
     row.lastAlertAt === null ? '-' : row.lastAlertAt.replace('T', ' ').slice(0, 16),
   ]);
-  const reasons = rows.filter((row) => row.reason !== null).map((row) => `  ${row.name}: ${row.reason}`);
+  const reasons = [
+    ...rows.filter((row) => row.reason !== null).map((row) => `  ${row.name}: ${row.reason}`),
+    ...shared.map((entry) => `  note: ${describeShared(entry)}`),
+  ];
   const lastRun =
     lastRunMs === null
       ? 'last run: never (is the crontab line installed?)'

@@ -411,6 +411,43 @@ function readTarget(
   };
 }
 
+/** A target as read, with its key path and its own keys (those not taken from `defaults`). */
+interface PlacedTarget {
+  readonly path: string;
+  readonly target: TargetConfig;
+  readonly own: Dict;
+}
+
+/**
+ * Two targets with the same pid file, or the same match where one of them has no pid file to
+ * tell their processes apart, would claim one process: each would start a copy of it, then both
+ * would see two. Compared after `defaults` are applied and paths resolved.
+ */
+function checkOneClaimEach(reader: Reader, placed: readonly PlacedTarget[]): void {
+  const byPidfile = new Map<string, PlacedTarget>();
+  const byMatch = new Map<string, PlacedTarget>();
+  const same = (key: 'match' | 'pidfile', value: string, first: PlacedTarget, second: PlacedTarget) => {
+    const inherited = !(key in first.own) && !(key in second.own) ? `, from defaults.${key}` : '';
+    reader.fail(
+      `${second.path}.${key}`,
+      `the same as ${first.path}.${key} (${show(value)}${inherited}): two targets would claim one process`,
+    );
+  };
+  for (const entry of placed) {
+    const { match, pidfile } = entry.target;
+    if (pidfile !== null) {
+      const first = byPidfile.get(pidfile);
+      if (first === undefined) byPidfile.set(pidfile, entry);
+      else same('pidfile', pidfile, first, entry);
+    }
+    if (match !== null) {
+      const first = byMatch.get(match);
+      if (first === undefined) byMatch.set(match, entry);
+      else if (first.target.pidfile === null || pidfile === null) same('match', match, first, entry);
+    }
+  }
+}
+
 /** Validates a parsed config document. Errors are `<key path>: <what was expected>`. */
 export function validateConfig(input: ConfigInput): ConfigResult {
   const reader = new Reader(input.env);
@@ -450,6 +487,7 @@ export function validateConfig(input: ConfigInput): ConfigResult {
     reader.fail('targets', `expected a list of targets, got ${show(top.targets)}`);
   } else {
     const seen = new Set<string>();
+    const placed: PlacedTarget[] = [];
     top.targets.forEach((raw, index) => {
       const target = readTarget(reader, raw, `targets[${index}]`, defaults, configDir, stateDir);
       if (target === null) return;
@@ -457,7 +495,9 @@ export function validateConfig(input: ConfigInput): ConfigResult {
         reader.fail(`targets[${index}].name`, `expected a unique name, got ${show(target.name)} again`);
       seen.add(target.name);
       targets.push(target);
+      placed.push({ path: `targets[${index}]`, target, own: isDict(raw) ? raw : {} });
     });
+    checkOneClaimEach(reader, placed);
   }
   if (reader.errors.length > 0) return { kind: 'invalid', errors: reader.errors };
   return {

@@ -322,6 +322,12 @@ export function decide(input: DecideInput): Plan {
     let reason = judgement.reason;
     let backoff = previous.backoff;
     let act = judgement.remedy;
+    // Another target takes this process for its own: stopping it would take that one down too.
+    const sharedWith = observation.process?.kind === 'running' ? (observation.process.sharedWith ?? []) : [];
+    if (act === 'restart' && sharedWith.length > 0) {
+      act = null;
+      reason = `${reason ?? status}; not restarted: pid ${judgement.running?.pid} is also ${sharedWith.join(' and ')}'s process`;
+    }
 
     if (act !== null && target.restartLimit !== null) {
       const limit = target.restartLimit;

@@ -126,6 +126,11 @@ export type ProcessFinding =
       readonly process: ProcessInfo;
       /** How many live processes matched (the oldest is `process`). */
       readonly count: number;
+      /**
+       * Other targets that take this same process for theirs (their patterns overlap, and none of
+       * them found one of its own): it is up for each, but no target stops it as its own.
+       */
+      readonly sharedWith?: readonly string[];
     }
   | { readonly kind: 'absent'; readonly reason: string };
 

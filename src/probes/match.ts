@@ -100,8 +100,24 @@ export function findTargetProcess(
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
 ): ProcessFinding {
+  const found = candidatesOf(spec, table, excluded);
+  if (found.kind === 'absent') return found;
+  return { kind: 'running', process: oldestOf(found.processes), count: found.processes.length };
+}
+
+/** Every process a spec finds (at least one), or why it finds none. */
+type Candidates =
+  | { readonly kind: 'found'; readonly processes: readonly ProcessInfo[] }
+  | Extract<ProcessFinding, { kind: 'absent' }>;
+
+function candidatesOf(
+  spec: TargetSpec,
+  table: readonly ProcessInfo[],
+  excluded: ReadonlySet<number>,
+): Candidates {
   if (spec.pidfile !== null) {
-    return findByPidfile(spec.pidfile, spec.match, table, excluded);
+    const found = findByPidfile(spec.pidfile, spec.match, table, excluded);
+    return found.kind === 'running' ? { kind: 'found', processes: [found.process] } : found;
   }
   if (spec.match === null) {
     throw new TypeError('Expected a target with `match` or `pidfile`, got neither');
@@ -117,25 +133,112 @@ export function findTargetProcess(
       .filter((entry) => matchingPids.has(entry.ppid) && SHELL_WRAPPER.test(byPidOf(table, entry.ppid)))
       .map((entry) => entry.ppid),
   );
-  let oldest: ProcessInfo | null = null;
-  let count = 0;
-  for (const entry of matching) {
-    if (wrappers.has(entry.pid)) {
+  const found = matching.filter((entry) => !wrappers.has(entry.pid));
+  return found.length > 0
+    ? { kind: 'found', processes: found }
+    : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+}
+
+/** The oldest process of a non-empty list, then the lowest pid. */
+function oldestOf(processes: readonly ProcessInfo[]): ProcessInfo {
+  return processes.reduce((oldest, entry) =>
+    entry.startTimeMs < oldest.startTimeMs ||
+    (entry.startTimeMs === oldest.startTimeMs && entry.pid < oldest.pid)
+      ? entry
+      : oldest,
+  );
+}
+
+/** One target, by name, as {@link findTargetProcesses} looks for it. */
+export interface NamedSpec {
+  readonly name: string;
+  readonly spec: TargetSpec;
+}
+
+/** A process that more than one target's `match` or `pidfile` finds. */
+export interface SharedProcess {
+  readonly pid: number;
+  readonly cmdline: string;
+  /** Every target that finds it, in config order. */
+  readonly foundBy: readonly string[];
+  /** Those of them that take it for their process, having found none that is theirs alone. */
+  readonly heldBy: readonly string[];
+}
+
+/** Each target's finding, and the processes more than one target finds. */
+export interface Claims {
+  readonly findings: ReadonlyMap<string, ProcessFinding>;
+  readonly shared: readonly SharedProcess[];
+}
+
+/**
+ * Finds every target's process at once, so that no process is counted for two targets where it
+ * can be helped. A target sees the processes only it finds (its own); a target that finds none
+ * of its own sees those it shares, and its finding names the other targets that see the same
+ * process (`sharedWith`): it is up, so nothing starts a second copy, and no target kills it as
+ * its own.
+ * @throws when a spec has neither `match` nor `pidfile`.
+ */
+export function findTargetProcesses(
+  targets: readonly NamedSpec[],
+  table: readonly ProcessInfo[],
+  excluded: ReadonlySet<number>,
+): Claims {
+  const candidates = targets.map(({ name, spec }) => ({ name, found: candidatesOf(spec, table, excluded) }));
+  const finders = new Map<number, string[]>();
+  for (const { name, found } of candidates) {
+    if (found.kind === 'absent') continue;
+    for (const entry of found.processes) finders.set(entry.pid, [...(finders.get(entry.pid) ?? []), name]);
+  }
+  const chosen = candidates.map(({ name, found }) => {
+    if (found.kind === 'absent') return { name, finding: found };
+    const own = found.processes.filter((entry) => finders.get(entry.pid)?.length === 1);
+    const pool = own.length > 0 ? own : found.processes;
+    const finding: ProcessFinding = { kind: 'running', process: oldestOf(pool), count: pool.length };
+    return { name, finding };
+  });
+  const holders = new Map<number, string[]>();
+  for (const { name, finding } of chosen) {
+    if (finding.kind === 'running') {
+      holders.set(finding.process.pid, [...(holders.get(finding.process.pid) ?? []), name]);
+    }
+  }
+  const findings = new Map<string, ProcessFinding>();
+  for (const { name, finding } of chosen) {
+    if (finding.kind === 'absent') {
+      findings.set(name, finding);
       continue;
     }
-    count += 1;
-    if (
-      oldest === null ||
-      entry.startTimeMs < oldest.startTimeMs ||
-      (entry.startTimeMs === oldest.startTimeMs && entry.pid < oldest.pid)
-    ) {
-      oldest = entry;
-    }
+    const others = (holders.get(finding.process.pid) ?? []).filter((holder) => holder !== name);
+    findings.set(name, others.length > 0 ? { ...finding, sharedWith: others } : finding);
   }
-  if (oldest === null) {
-    return { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+  const byPid = new Map(table.map((entry) => [entry.pid, entry]));
+  const shared = [...finders]
+    .filter(([, names]) => names.length > 1)
+    .map(([pid, foundBy]) => ({
+      pid,
+      cmdline: byPid.get(pid)?.cmdline ?? '',
+      foundBy,
+      heldBy: holders.get(pid) ?? [],
+    }));
+  return { findings, shared };
+}
+
+/** A shared process in words, for `status` and `doctor`. */
+export function describeShared(shared: SharedProcess): string {
+  const found = `pid ${shared.pid} (${quote(shared.cmdline)}) is found by targets ${shared.foundBy.join(' and ')}`;
+  const fix = 'make their match patterns exclusive';
+  if (shared.heldBy.length === 2) {
+    return `${found}, which both take it for theirs: neither starts another copy or restarts it; ${fix}`;
   }
-  return { kind: 'running', process: oldest, count };
+  if (shared.heldBy.length > 2) {
+    return `${found}, which all take it for theirs: none of them starts another copy or restarts it; ${fix}`;
+  }
+  if (shared.heldBy.length === 1) {
+    const others = shared.foundBy.filter((name) => name !== shared.heldBy[0]);
+    return `${found}; it counts as ${shared.heldBy[0]}'s (${others.join(' and ')} found a process of its own); ${fix}`;
+  }
+  return `${found}; it counts for none of them (each found a process of its own); ${fix}`;
 }
 
 function findByPidfile(

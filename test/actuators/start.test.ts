@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,16 +20,32 @@ afterEach(() => spawned.cleanup());
 /** Short, since every start in these tests either lives on or fails at once. */
 const GRACE_MS = 300;
 
-async function request(overrides: Partial<StartRequest> = {}): Promise<StartRequest> {
+/** A word unique to one start, in its command line and its match, so parallel tests never meet. */
+function uniqueMarker(): string {
+  return `cw-start-${randomUUID().slice(0, 8)}`;
+}
+
+/** The daemon fixture in `mode`, marked; the request's match finds it by the marker. */
+async function request(
+  overrides: Partial<StartRequest> = {},
+  marker = uniqueMarker(),
+): Promise<StartRequest> {
   const dir = await spawned.tempDir();
   return {
-    command: `${process.execPath} ${DAEMON} print`,
+    command: `${process.execPath} ${DAEMON} print ${marker}`,
     cwd: dir,
     env: {},
     logPath: join(dir, 'logs', 'target.log'),
     startGraceMs: GRACE_MS,
+    match: `${marker}\\b`,
+    pidfile: null,
     ...overrides,
   };
+}
+
+/** The pid of the process `pid` is a child of. */
+function parentOf(pid: number): number {
+  return readStat(pid)!.ppid;
 }
 
 /** Tracks a started target for cleanup and narrows the outcome. */
@@ -45,7 +62,15 @@ describe('actuators', () => {
     it('execs a simple command and leaves shell syntax to the shell', () => {
       expect(execSimple('node bot.js --port 80')).toBe('exec node bot.js --port 80');
       expect(execSimple('"$HOME/bin/bot" -v')).toBe('exec "$HOME/bin/bot" -v');
+      expect(execSimple('exitwatch --once')).toBe('exec exitwatch --once');
       for (const command of [
+        'exit 3',
+        'cd app',
+        'set -e',
+        ': nothing',
+        '. ./env.sh',
+        'command -v node',
+        '! false',
         'cd app && node a.js',
         'a; b',
         'a | b',
@@ -89,15 +114,21 @@ describe('actuators', () => {
     });
 
     it('appends to an existing log and passes env to the command', async () => {
-      const req = await request({
-        command: 'echo "$GREETING from $(pwd)"; exec sleep 60',
-        env: { GREETING: 'hi' },
-      });
+      const marker = uniqueMarker();
+      const req = await request(
+        {
+          command: `echo "$GREETING from $(pwd)"; exec ${process.execPath} ${DAEMON} trap ${marker}`,
+          env: { GREETING: 'hi' },
+        },
+        marker,
+      );
       await mkdir(dirname(req.logPath));
       await writeFile(req.logPath, 'earlier run\n');
       started(await startTarget(req));
-      await waitFor('the greeting', async () => (await readFile(req.logPath, 'utf8')).includes('hi from'));
-      expect(await readFile(req.logPath, 'utf8')).toBe(`earlier run\nhi from ${req.cwd}\n`);
+      await waitFor('the daemon to be ready', async () =>
+        (await readFile(req.logPath, 'utf8')).endsWith('ready\n'),
+      );
+      expect(await readFile(req.logPath, 'utf8')).toBe(`earlier run\nhi from ${req.cwd}\nready\n`);
     });
 
     it('keeps running after the process that started it has exited', async () => {
@@ -134,7 +165,7 @@ describe('actuators', () => {
 
     it('reports only what this start wrote, not an earlier run’s output', async () => {
       const req = await request({ command: 'echo only this; exit 1' });
-      await startTarget({ ...req, command: 'echo earlier; exit 0', startGraceMs: 5_000 });
+      await startTarget({ ...req, command: 'echo earlier; exit 0' });
       const outcome = await startTarget({ ...req, startGraceMs: 5_000 });
       expect(outcome).toMatchObject({ kind: 'start_failed', exitCode: 1, logTail: ['only this'] });
     });
@@ -146,6 +177,113 @@ describe('actuators', () => {
         exitCode: null,
         signal: 'SIGKILL',
       });
+    });
+
+    it("reports the target's pid, not the shell's, when a shell stays in front of it", async () => {
+      const marker = uniqueMarker();
+      const req = await request(
+        { command: `cd .. && ${process.execPath} ${DAEMON} trap ${marker}; echo exited` },
+        marker,
+      );
+      const outcome = started(await startTarget(req));
+      expect(outcome.identity.cmdline).toBe(`${process.execPath} ${DAEMON} trap ${marker}`);
+      const shell = readStat(parentOf(outcome.pid))!;
+      expect(shell.comm).toBe('sh');
+      expect(shell.pgid).toBe(readStat(outcome.pid)!.pgid);
+    });
+
+    it('finds the target of a command that daemonizes and exits 0, by its match', async () => {
+      const marker = uniqueMarker();
+      const req = await request({ command: `(${process.execPath} ${DAEMON} trap ${marker} &)` }, marker);
+      const outcome = started(await startTarget(req));
+      expect(isRunning(outcome.pid)).toBe(true);
+      expect(outcome.identity.cmdline).toBe(`${process.execPath} ${DAEMON} trap ${marker}`);
+      // The daemon's parent, the subshell, is gone: nothing of the start command is left.
+      expect(parentOf(outcome.pid)).not.toBe(outcome.pid);
+      expect(readStat(parentOf(outcome.pid))?.comm).not.toBe('sh');
+    });
+
+    it('finds the target of a command that daemonizes by the pid file it writes', async () => {
+      const marker = uniqueMarker();
+      const dir = await spawned.tempDir();
+      const pidfile = join(dir, 'daemon.pid');
+      const req = await request(
+        {
+          command: `${process.execPath} ${DAEMON} trap ${marker} & echo $! > ${pidfile}`,
+          match: null,
+          pidfile,
+        },
+        marker,
+      );
+      const outcome = started(await startTarget(req));
+      expect(outcome.pid).toBe(Number((await readFile(pidfile, 'utf8')).trim()));
+      expect(outcome.identity.cmdline).toContain(marker);
+    });
+
+    it('fails a command that exits 0 when no target appears, saying so, with its log tail', async () => {
+      const req = await request({ command: 'echo "configured nothing"; exit 0' });
+      const outcome = await startTarget(req);
+      expect(outcome).toEqual({
+        kind: 'start_failed',
+        exitCode: null,
+        signal: null,
+        error: `the start command exited 0 but no new process was found within its start grace of 300ms: no process matches /${req.match}/`,
+        logTail: ['configured nothing'],
+      });
+    });
+
+    it('fails a daemonized target that dies within the grace, with its log tail', async () => {
+      const marker = uniqueMarker();
+      const dies = `${process.execPath} -e 'console.log("cannot bind"); setTimeout(() => process.exit(1), 100)' ${marker}`;
+      const req = await request({ command: `(${dies} &)`, startGraceMs: 1500 }, marker);
+      const outcome = await startTarget(req);
+      expect(outcome).toMatchObject({
+        kind: 'start_failed',
+        exitCode: null,
+        error: expect.stringContaining('the start command exited 0 but no new process was found'),
+        logTail: ['cannot bind'],
+      });
+    });
+
+    it('fails a foreground command that its target never shows up in', async () => {
+      const req = await request({ match: uniqueMarker() });
+      const outcome = await startTarget(req);
+      expect(outcome).toMatchObject({
+        kind: 'start_failed',
+        error: expect.stringMatching(/^the start command is still running \(pid \d+\) but no new process/),
+      });
+      spawned.track(Number(/pid (\d+)/.exec((outcome as { error: string }).error)![1]));
+    });
+
+    it('never takes a process that ran before the start for the started target', async () => {
+      const marker = uniqueMarker();
+      const earlier = spawn(process.execPath, [DAEMON, 'trap', marker], { detached: true, stdio: 'ignore' });
+      spawned.track(earlier.pid!);
+      await waitFor('the earlier process', () => isRunning(earlier.pid!));
+      const req = await request({ command: 'exit 0' }, marker);
+      expect(await startTarget(req)).toMatchObject({
+        kind: 'start_failed',
+        error: expect.stringContaining('no new process was found'),
+      });
+    });
+
+    it('reports the exit code of a shell builtin, not 127', async () => {
+      const req = await request({ command: 'exit 3' });
+      expect(await startTarget(req)).toMatchObject({ kind: 'start_failed', exitCode: 3 });
+    });
+
+    it('gives each of two targets started side by side its own process, though one pattern finds both', async () => {
+      const marker = uniqueMarker();
+      const [broad, narrow] = await Promise.all([
+        request({ command: `${process.execPath} ${DAEMON} trap ${marker}; echo exited`, match: marker }),
+        request({
+          command: `${process.execPath} ${DAEMON} trap ${marker} --queue; echo exited`,
+          match: `${marker} --queue`,
+        }),
+      ]);
+      const [first, second] = await Promise.all([startTarget(broad!), startTarget(narrow!)]);
+      expect(started(first!).identity.cmdline).not.toContain('--queue');
+      expect(started(second!).identity.cmdline).toContain('--queue');
     });
 
     it('reports a missing cwd, naming the path', async () => {

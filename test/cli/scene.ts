@@ -24,8 +24,10 @@ export interface TargetOptions {
   readonly name?: string;
   /** Replaces the default start command (the daemon fixture with the marker). */
   readonly start?: string;
-  /** Replaces the default match (the daemon fixture with the marker). */
-  readonly match?: string;
+  /** Replaces the default match (the daemon fixture with the marker); null: no match (a pidfile target). */
+  readonly match?: string | null;
+  /** Replaces the default start_grace (700ms). */
+  readonly startGrace?: string;
   /** Further YAML lines of the target, each indented by four spaces. */
   readonly extra?: readonly string[];
 }
@@ -79,9 +81,11 @@ export async function createScene(label: string): Promise<Scene> {
       for (const target of targets) {
         lines.push(
           `  - name: ${target.name ?? 'daemon'}`,
-          `    match: '${target.match ?? `cli-daemon\\.mjs ${marker}\\b`}'`,
+          ...(target.match === null
+            ? []
+            : [`    match: '${target.match ?? `cli-daemon\\.mjs ${marker}\\b`}'`]),
           `    start: ${JSON.stringify(target.start ?? scene.daemonCommand())}`,
-          '    start_grace: 700ms',
+          `    start_grace: ${target.startGrace ?? '700ms'}`,
           '    stop_timeout: 5s',
           ...(target.extra ?? []).map((line) => `    ${line}`),
         );

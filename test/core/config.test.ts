@@ -106,6 +106,48 @@ describe('core', () => {
       );
     });
 
+    it('rejects two targets that would claim one process: the same match or the same pid file', () => {
+      expect(
+        errorsOf({
+          targets: [
+            { name: 'a', match: 'node worker.js', start: 'node worker.js' },
+            { name: 'b', match: 'node other.js' },
+            { name: 'c', state_file: 'c.json', max_age: '1m' },
+            { name: 'd', match: 'node worker.js', start: 'node worker.js --copy' },
+          ],
+        }),
+      ).toEqual([
+        'targets[3].match: the same as targets[0].match ("node worker.js"): two targets would claim one process',
+      ]);
+      // Paths are compared once resolved: `run/x.pid` in cwd /srv/app is /srv/app/run/x.pid.
+      expect(
+        errorsOf({
+          targets: [
+            { name: 'a', pidfile: '/srv/app/run/x.pid' },
+            { name: 'b', pidfile: 'run/x.pid', match: 'x' },
+          ],
+        }),
+      ).toEqual([
+        'targets[1].pidfile: the same as targets[0].pidfile ("/srv/app/run/x.pid"): two targets would claim one process',
+      ]);
+      expect(
+        errorsOf({ defaults: { match: 'redis-server' }, targets: [{ name: 'a' }, { name: 'b' }] }),
+      ).toEqual([
+        'targets[1].match: the same as targets[0].match ("redis-server", from defaults.match): two targets would claim one process',
+      ]);
+    });
+
+    it('accepts one match in two targets whose own pid files tell their processes apart', () => {
+      const result = check({
+        defaults: { match: 'redis-server' },
+        targets: [
+          { name: 'cache', pidfile: '/run/redis/cache.pid' },
+          { name: 'queue', pidfile: '/run/redis/queue.pid' },
+        ],
+      });
+      expect(result.kind).toBe('valid');
+    });
+
     it('accepts a numeric chat id and a forum thread', () => {
       const result = check({
         channels: {

@@ -166,6 +166,22 @@ describe('core', () => {
       );
     });
 
+    it('never stops a process another target also takes for its own, and says why', () => {
+      const cfg = config(target({ stateFile: '/srv/st', maxAgeMs: 20 * MIN }));
+      const observation: Observation = {
+        kind: 'observed',
+        target: 'bot',
+        process: { kind: 'running', process: proc(10, NOW - 120 * MIN), count: 1, sharedWith: ['worker'] },
+        file: { kind: 'present', mtimeMs: NOW - 30 * MIN },
+      };
+      const result = run(cfg, EMPTY, observation);
+      expect(result.plan.actions).toEqual([]);
+      expect(result.alerts).toMatchObject([{ kind: 'problem', status: 'stale', outcome: null }]);
+      expect(result.alerts[0]?.kind === 'problem' && result.alerts[0].reason).toMatch(
+        /; not restarted: pid 10 is also worker's process$/,
+      );
+    });
+
     it('does not judge a just-restarted target hung by the old file its predecessor left', () => {
       const cfg = config(target({ stateFile: '/srv/st', maxAgeMs: 20 * MIN }));
       const observation: Observation = {

@@ -2,7 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../../src/core/types.js';
-import { excludedPids, findTargetProcess } from '../../src/probes/match.js';
+import {
+  describeShared,
+  excludedPids,
+  findTargetProcess,
+  findTargetProcesses,
+} from '../../src/probes/match.js';
 import { scanProcessTable } from '../../src/probes/process-table.js';
 import {
   cleanUp,
@@ -315,6 +320,63 @@ describe('probes', () => {
         );
         expect(found.kind === 'absent' && found.reason.length).toBeLessThan(400);
       });
+    });
+  });
+
+  describe('findTargetProcesses()', () => {
+    const broad = { name: 'worker', spec: { match: /worker\.js/, pidfile: null } };
+    const narrow = { name: 'queue', spec: { match: /worker\.js --queue/, pidfile: null } };
+    const plain = entry({ pid: 10, cmdline: 'node worker.js', startTimeMs: 2000 });
+    const queue = entry({ pid: 11, cmdline: 'node worker.js --queue', startTimeMs: 1000 });
+
+    it('counts a process two patterns find for the target that has no other, not the older for both', () => {
+      const { findings, shared } = findTargetProcesses([broad, narrow], [plain, queue], NONE);
+      expect(findings.get('worker')).toEqual({ kind: 'running', process: plain, count: 1 });
+      expect(findings.get('queue')).toEqual({ kind: 'running', process: queue, count: 1 });
+      expect(shared).toEqual([
+        { pid: 11, cmdline: 'node worker.js --queue', foundBy: ['worker', 'queue'], heldBy: ['queue'] },
+      ]);
+      expect(describeShared(shared[0]!)).toBe(
+        'pid 11 ("node worker.js --queue") is found by targets worker and queue; it counts as queue\'s (worker found a process of its own); make their match patterns exclusive',
+      );
+    });
+
+    it('lets every target that has no process of its own see the shared one, naming the others', () => {
+      const { findings, shared } = findTargetProcesses([broad, narrow], [queue], NONE);
+      expect(findings.get('worker')).toEqual({
+        kind: 'running',
+        process: queue,
+        count: 1,
+        sharedWith: ['queue'],
+      });
+      expect(findings.get('queue')).toEqual({
+        kind: 'running',
+        process: queue,
+        count: 1,
+        sharedWith: ['worker'],
+      });
+      expect(shared[0]?.heldBy).toEqual(['worker', 'queue']);
+      expect(describeShared(shared[0]!)).toMatch(
+        /which both take it for theirs: neither starts another copy or restarts it/,
+      );
+    });
+
+    it('leaves a process a pid file names to that target, when the pattern finds one of its own', () => {
+      const pidfile = writePidfile('11');
+      const byPidfile = { name: 'queue', spec: { match: null, pidfile } };
+      const { findings } = findTargetProcesses([broad, byPidfile], [plain, queue], NONE);
+      expect(findings.get('worker')).toMatchObject({ process: { pid: 10 }, count: 1 });
+      expect(findings.get('queue')).toMatchObject({ process: { pid: 11 }, count: 1 });
+      expect(findings.get('queue')).not.toHaveProperty('sharedWith');
+    });
+
+    it('reports an absent target as findTargetProcess does, and shares nothing', () => {
+      const { findings, shared } = findTargetProcesses([narrow], [plain], NONE);
+      expect(findings.get('queue')).toEqual({
+        kind: 'absent',
+        reason: 'no process matches /worker\\.js --queue/',
+      });
+      expect(shared).toEqual([]);
     });
   });
 });
