@@ -411,7 +411,18 @@ async function checkOutbox(config: Config, secrets: readonly string[]): Promise<
     return [fail('outbox', `cannot read it: ${errorText(error)}`)];
   }
   const { entries, corrupt } = contents;
-  if (entries.length === 0 && corrupt.length === 0) return [ok('outbox', 'empty: every alert was delivered')];
+  if (entries.length === 0 && corrupt.length === 0) {
+    // The console channel "delivers" by printing: that is not a message anyone received.
+    const printed = config.channels.telegram === null && config.channels.webhook === null;
+    return [
+      ok(
+        'outbox',
+        printed
+          ? `empty: no channel is configured, so every alert was printed to stderr (by cron, into ${cronLogPath(config.stateDir)}), not sent`
+          : 'empty: every alert was delivered',
+      ),
+    ];
+  }
   const lines: CheckLine[] = [];
   if (entries.length > 0) {
     const oldest = new Date(entries[0]!.createdMs).toISOString();

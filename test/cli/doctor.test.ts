@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstProgram, isCronDaemon, localeIsUtf8 } from '../../src/cli/doctor.js';
-import { type CliResult, cronwatch, waitFor } from '../support/cli.js';
+import { type CliResult, cronwatch, waitFor, workspace } from '../support/cli.js';
 import {
   type CronDaemon,
   type CrontabLease,
@@ -183,6 +183,31 @@ describe('cronwatch doctor', () => {
     it.skipIf(noCrontab !== null)('tells how to install the crontab block, config or not', () => {
       expect(line(result, '✗ crontab')).toContain('crontab --install');
     });
+  });
+
+  it('says the alerts were printed to stderr, not delivered, when no channel is configured', async () => {
+    const ws = workspace('cronwatch-doctor-no-channel-');
+    try {
+      const file = ws.writeConfig(
+        [
+          'host: quiet',
+          'targets:',
+          '  - name: nightly',
+          '    state_file: nightly.stamp',
+          '    max_age: 1d',
+          '',
+        ].join('\n'),
+      );
+      const check = await cronwatch(['check', '--config', file]);
+      expect(check.code).toBe(1);
+      expect(check.stderr).toContain('nightly is down');
+      const result = await cronwatch(['doctor', '--no-cron', '--config', file], { env: UTF8 });
+      expect(line(result, '✓ outbox')).toBe(
+        `✓ outbox: empty: no channel is configured, so every alert was printed to stderr (by cron, into ${ws.dir}/.cronwatch/cron.log), not sent`,
+      );
+    } finally {
+      ws.remove();
+    }
   });
 
   const noCron = cronUnavailable();
