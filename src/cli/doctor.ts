@@ -18,7 +18,7 @@ import {
 import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
-import { formatDuration } from '../core/units.js';
+import { formatDuration, formatDurationOver } from '../core/units.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
@@ -393,7 +393,7 @@ async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
     if (nowMs - lastRunMs > limitMs) {
       return fail(
         label,
-        `${ago}: more than ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}; ` +
+        `${formatDurationOver(nowMs - lastRunMs, limitMs)} ago (${new Date(lastRunMs).toISOString()}): more than ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}; ` +
           `is cron running it? See ${cronLogPath(config.stateDir)}`,
       );
     }

@@ -19,7 +19,7 @@ import type {
   TargetState,
   TargetStatus,
 } from './types.js';
-import { formatDuration } from './units.js';
+import { formatDuration, formatDurationOver } from './units.js';
 
 /** Restart times older than this are dropped from the state. */
 export const RESTART_HISTORY_MS = 24 * 3_600_000;
@@ -184,12 +184,13 @@ function fileAgeProblem(
   }
   const ageMs = nowMs - lastSignMs;
   if (ageMs > target.maxAgeMs) {
+    // An age over max_age must never read as max_age itself.
     const what =
       fileMs === null
-        ? `state file ${target.stateFile} missing, process running for ${formatDuration(ageMs)}`
+        ? `state file ${target.stateFile} missing, process running for ${formatDurationOver(ageMs, target.maxAgeMs)}`
         : fileMs < lastSignMs
-          ? `state file ${target.stateFile} last written ${formatDuration(nowMs - fileMs)} ago, process running for ${formatDuration(ageMs)}`
-          : `state file ${target.stateFile} last written ${formatDuration(ageMs)} ago`;
+          ? `state file ${target.stateFile} last written ${formatDurationOver(nowMs - fileMs, target.maxAgeMs)} ago, process running for ${formatDurationOver(ageMs, target.maxAgeMs)}`
+          : `state file ${target.stateFile} last written ${formatDurationOver(ageMs, target.maxAgeMs)} ago`;
     return { status: 'stale', reason: `${what} (max_age ${formatDuration(target.maxAgeMs)})` };
   }
   // An error the current process (or the job's last run) wrote about itself; one written by a
