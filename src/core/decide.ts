@@ -308,7 +308,11 @@ export function decide(input: DecideInput): Plan {
         target: target.name,
         status: 'paused',
         reason: previous.pause?.reason ?? null,
-        pid: null,
+        // Paused is not gone: a process that still runs is shown with its pid.
+        pid:
+          observation.kind === 'observed' && observation.process?.kind === 'running'
+            ? observation.process.process.pid
+            : null,
       });
       continue;
     }
@@ -458,7 +462,7 @@ export function conclude(input: ConcludeInput): Conclusion {
     const before = previousOf(previous, name);
     const observed = { ...NEW_TARGET, ...(targets[name] ?? before) };
     if (verdict.status === 'unknown' || verdict.status === 'paused') {
-      statuses.push({ target: name, status: observed.status, pid: observed.process?.pid ?? null });
+      statuses.push({ target: name, status: observed.status, pid: verdict.pid });
       continue;
     }
     const from = effectiveStatus(before);
@@ -522,7 +526,14 @@ export function conclude(input: ConcludeInput): Conclusion {
       flips.push({ target: name, from, to: final.status, reason: verdict.reason, atMs: nowMs });
     }
     targets[name] = final;
-    statuses.push({ target: name, status: final.status, pid: final.process?.pid ?? null });
+    // The live process: the stored identity stays that of a process that died, for recognition.
+    const livePid =
+      outcome === undefined || outcome.kind === 'stop_failed'
+        ? verdict.pid
+        : outcome.kind === 'started'
+          ? outcome.identity.pid
+          : null;
+    statuses.push({ target: name, status: final.status, pid: livePid });
   }
   // Targets removed from the config are forgotten; their state would only confuse `status`.
   const known = new Set(config.targets.map((target) => target.name));
