@@ -192,7 +192,8 @@ export async function runCheck(options: CheckOptions): Promise<number> {
         ...notices.map((n) => `cronwatch: ${n}`),
         ...eventLines(report, options.verbose, previous),
       ];
-      lines.push(...deliveryLines(delivery, { sinceMs: nowMs }));
+      // --verbose also names alerts still waiting from earlier runs.
+      lines.push(...deliveryLines(delivery, options.verbose ? {} : { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
     await watch?.finish({ report, state, observations, delivery });

@@ -28,8 +28,8 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv, cwd
 async function parseDocument(file: string, text: string): Promise<unknown> {
   if (file.endsWith('.json')) return JSON.parse(text);
   // Loaded only for YAML configs; JSON users skip its start-up cost.
-  const { parse } = await import('yaml');
-  return parse(text, { prettyErrors: true });
+  const { parseYaml } = await import('./config-yaml.js');
+  return parseYaml(text);
 }
 
 function othersCanWrite(mode: number): boolean {
@@ -62,15 +62,19 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
       EXIT_USAGE,
     );
   }
+  const empty = `cronwatch: config ${file} is empty: expected a mapping with targets (see examples/cronwatch.yaml)`;
+  if (text.trim() === '') throw new CommandError(empty, EXIT_USAGE);
   let document: unknown;
   try {
     document = await parseDocument(file, text);
   } catch (error) {
     throw new CommandError(
-      `cronwatch: config ${file} is not valid YAML/JSON: ${(error as Error).message}`,
+      `cronwatch: config ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
       EXIT_USAGE,
     );
   }
+  // Nothing but comments parses to nothing: as empty as a file of zero bytes.
+  if (document === null || document === undefined) throw new CommandError(empty, EXIT_USAGE);
   const result = validateConfig({ document, file, env, hostname: hostname() });
   if (result.kind === 'invalid') {
     throw new CommandError(

@@ -18,7 +18,7 @@ import {
 import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
-import { formatDuration } from '../core/units.js';
+import { formatDuration, formatDurationOver } from '../core/units.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { readOutbox } from '../store/outbox.js';
@@ -404,7 +404,7 @@ async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
     if (nowMs - lastRunMs > limitMs) {
       return fail(
         label,
-        `${ago}: more than ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}; ` +
+        `${formatDurationOver(nowMs - lastRunMs, limitMs)} ago (${new Date(lastRunMs).toISOString()}): more than ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}; ` +
           `is cron running it? See ${cronLogPath(config.stateDir)}`,
       );
     }
@@ -422,7 +422,18 @@ async function checkOutbox(config: Config, secrets: readonly string[]): Promise<
     return [fail('outbox', `cannot read it: ${errorText(error)}`)];
   }
   const { entries, corrupt } = contents;
-  if (entries.length === 0 && corrupt.length === 0) return [ok('outbox', 'empty: every alert was delivered')];
+  if (entries.length === 0 && corrupt.length === 0) {
+    // The console channel "delivers" by printing: that is not a message anyone received.
+    const printed = config.channels.telegram === null && config.channels.webhook === null;
+    return [
+      ok(
+        'outbox',
+        printed
+          ? `empty: no channel is configured, so every alert was printed to stderr (by cron, into ${cronLogPath(config.stateDir)}), not sent`
+          : 'empty: every alert was delivered',
+      ),
+    ];
+  }
   const lines: CheckLine[] = [];
   if (entries.length > 0) {
     const oldest = new Date(entries[0]!.createdMs).toISOString();

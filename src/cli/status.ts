@@ -3,6 +3,7 @@ import { isOverdue } from '../core/overdue.js';
 import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { describeShared } from '../probes/match.js';
+import { lockHolder } from '../store/lock.js';
 import { type PermanentFailure, readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -20,7 +21,10 @@ export interface StatusRow {
   /** As seen now (the stored state for a paused target). */
   readonly state: string;
   readonly reason: string | null;
+  /** The process running now (the oldest when several match), paused or not. */
   readonly pid: number | null;
+  /** How many processes the target's `match` finds now. */
+  readonly processes: number;
   readonly uptimeMs: number | null;
   readonly rssBytes: number | null;
   /** Average over the process's life, in percent of one core. */
@@ -115,40 +119,52 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const { table: processes, observations, shared } = await observe(targets, config.targets);
   const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
   const outbox = await outboxStatus(config.stateDir);
+  const run = await lockHolder(config.stateDir);
 
   const rows: StatusRow[] = plan.verdicts.map((verdict) => {
     const stored = state.targets[verdict.target];
     const target = targets.find((candidate) => candidate.name === verdict.target)!;
     const observation = observations.find((candidate) => candidate.target === verdict.target);
+    const found =
+      observation?.kind === 'observed' && observation.process?.kind === 'running'
+        ? observation.process
+        : null;
     const process =
       verdict.pid === null ? undefined : processes.find((candidate) => candidate.pid === verdict.pid);
     const file = observation?.kind === 'observed' ? observation.file : null;
-    const uptimeMs = process === undefined ? null : nowMs - process.startTimeMs;
+    // Whole milliseconds: the process table and file times carry fractions no one needs.
+    const uptimeMs = process === undefined ? null : Math.round(nowMs - process.startTimeMs);
     return {
       name: verdict.target,
       state: verdict.status,
       reason: verdict.status === 'paused' && stored?.pause ? describePause(stored.pause) : verdict.reason,
       pid: verdict.pid,
+      processes: found?.count ?? 0,
       uptimeMs,
       rssBytes: process?.rssBytes ?? null,
       cpuPercent:
         process === undefined || uptimeMs === null || uptimeMs <= 0
           ? null
           : Math.round((process.cpuMs / uptimeMs) * 1000) / 10,
-      stateFileAgeMs: target.stateFile !== null && file?.kind === 'present' ? nowMs - file.mtimeMs : null,
+      stateFileAgeMs:
+        target.stateFile !== null && file?.kind === 'present' ? Math.round(nowMs - file.mtimeMs) : null,
       restarts24h: stored?.restartsMs.filter((at) => nowMs - at < 86_400_000).length ?? 0,
       lastAlertAt: stored?.lastAlertMs ? new Date(stored.lastAlertMs).toISOString() : null,
     };
   });
   const lastRunMs = state.lastRunMs;
-  // Never run at all is as overdue as it gets: the crontab line is missing or broken.
-  const overdue = lastRunMs === null || isOverdue({ lastRunMs, nowMs, intervalMs: config.intervalMs });
+  // Never run at all is as overdue as it gets (the crontab line is missing or broken), unless
+  // the first run is under way.
+  const overdue =
+    lastRunMs === null ? run === null : isOverdue({ lastRunMs, nowMs, intervalMs: config.intervalMs });
   const exitCode = rows.every((row) => row.state === 'up' || row.state === 'paused') ? EXIT_OK : EXIT_NOT_UP;
 
   if (options.json) {
     const lastRunAt = lastRunMs === null ? null : new Date(lastRunMs).toISOString();
+    const runInProgress =
+      run === null ? null : { pid: run.pid, startedAt: new Date(run.sinceMs).toISOString() };
     process.stdout.write(
-      `${JSON.stringify({ host: config.host, lastRunAt, overdue, targets: rows, shared, outbox }, null, 2)}\n`,
+      `${JSON.stringify({ host: config.host, lastRunAt, overdue, runInProgress, targets: rows, shared, outbox }, null, 2)}\n`,
     );
     return exitCode;
   }
@@ -174,14 +190,25 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     String(row.restarts24h),
     row.lastAlertAt === null ? '-' : row.lastAlertAt.replace('T', ' ').slice(0, 16),
   ]);
-  const reasons = [
-    ...rows.filter((row) => row.reason !== null).map((row) => `  ${row.name}: ${row.reason}`),
-    ...shared.map((entry) => `  note: ${describeShared(entry)}`),
-  ];
+  const reasons = rows.flatMap((row) => {
+    const lines = row.reason === null ? [] : [`  ${row.name}: ${row.reason}`];
+    if (row.processes > 1) {
+      const expected = targets.find((target) => target.name === row.name)?.instances ?? 1;
+      lines.push(`  ${row.name}: ${row.processes} processes match, ${expected} expected; PID is the oldest`);
+    }
+    return lines;
+  });
+  reasons.push(...shared.map((entry) => `  note: ${describeShared(entry)}`));
+  const inProgress =
+    run === null
+      ? null
+      : `a run is in progress (pid ${run.pid}, started ${new Date(run.sinceMs).toISOString()}, ${formatDuration(nowMs - run.sinceMs)} ago)`;
   const lastRun =
     lastRunMs === null
-      ? 'last run: never (is the crontab line installed?)'
-      : `last run: ${new Date(lastRunMs).toISOString()} (${formatDuration(nowMs - lastRunMs)} ago)${overdue ? `, OVERDUE: expected every ${formatDuration(config.intervalMs)}` : ''}`;
+      ? inProgress === null
+        ? 'last run: never (is the crontab line installed?)'
+        : `last run: none finished yet; ${inProgress}`
+      : `last run: ${new Date(lastRunMs).toISOString()} (${formatDuration(nowMs - lastRunMs)} ago)${overdue ? `, OVERDUE: expected every ${formatDuration(config.intervalMs)}` : ''}${inProgress === null ? '' : `; ${inProgress}`}`;
   const out = [
     table([header, ...cells]),
     ...(reasons.length > 0 ? ['', ...reasons] : []),

@@ -19,7 +19,7 @@ import type {
   TargetState,
   TargetStatus,
 } from './types.js';
-import { formatDuration } from './units.js';
+import { formatDuration, formatDurationOver } from './units.js';
 
 /** Restart times older than this are dropped from the state. */
 export const RESTART_HISTORY_MS = 24 * 3_600_000;
@@ -184,12 +184,13 @@ function fileAgeProblem(
   }
   const ageMs = nowMs - lastSignMs;
   if (ageMs > target.maxAgeMs) {
+    // An age over max_age must never read as max_age itself.
     const what =
       fileMs === null
-        ? `state file ${target.stateFile} missing, process running for ${formatDuration(ageMs)}`
+        ? `state file ${target.stateFile} missing, process running for ${formatDurationOver(ageMs, target.maxAgeMs)}`
         : fileMs < lastSignMs
-          ? `state file ${target.stateFile} last written ${formatDuration(nowMs - fileMs)} ago, process running for ${formatDuration(ageMs)}`
-          : `state file ${target.stateFile} last written ${formatDuration(ageMs)} ago`;
+          ? `state file ${target.stateFile} last written ${formatDurationOver(nowMs - fileMs, target.maxAgeMs)} ago, process running for ${formatDurationOver(ageMs, target.maxAgeMs)}`
+          : `state file ${target.stateFile} last written ${formatDurationOver(ageMs, target.maxAgeMs)} ago`;
     return { status: 'stale', reason: `${what} (max_age ${formatDuration(target.maxAgeMs)})` };
   }
   // An error the current process (or the job's last run) wrote about itself; one written by a
@@ -307,7 +308,11 @@ export function decide(input: DecideInput): Plan {
         target: target.name,
         status: 'paused',
         reason: previous.pause?.reason ?? null,
-        pid: null,
+        // Paused is not gone: a process that still runs is shown with its pid.
+        pid:
+          observation.kind === 'observed' && observation.process?.kind === 'running'
+            ? observation.process.process.pid
+            : null,
       });
       continue;
     }
@@ -463,7 +468,7 @@ export function conclude(input: ConcludeInput): Conclusion {
     const before = previousOf(previous, name);
     const observed = { ...NEW_TARGET, ...(targets[name] ?? before) };
     if (verdict.status === 'unknown' || verdict.status === 'paused') {
-      statuses.push({ target: name, status: observed.status, pid: observed.process?.pid ?? null });
+      statuses.push({ target: name, status: observed.status, pid: verdict.pid });
       continue;
     }
     const from = effectiveStatus(before);
@@ -527,7 +532,14 @@ export function conclude(input: ConcludeInput): Conclusion {
       flips.push({ target: name, from, to: final.status, reason: verdict.reason, atMs: nowMs });
     }
     targets[name] = final;
-    statuses.push({ target: name, status: final.status, pid: final.process?.pid ?? null });
+    // The live process: the stored identity stays that of a process that died, for recognition.
+    const livePid =
+      outcome === undefined || outcome.kind === 'stop_failed'
+        ? verdict.pid
+        : outcome.kind === 'started'
+          ? outcome.identity.pid
+          : null;
+    statuses.push({ target: name, status: final.status, pid: livePid });
   }
   // Targets removed from the config are forgotten; their state would only confuse `status`.
   const known = new Set(config.targets.map((target) => target.name));

@@ -42,3 +42,23 @@ export function formatDuration(ms: number): string {
   if (minutes > 0) return `${minutes}m`;
   return `${seconds}s`;
 }
+
+/** The last unit `formatDuration` shows of `ms`: what it rounds down to. */
+function shownUnitMs(ms: number): number {
+  return ms < 60_000 ? 1000 : ms < 86_400_000 ? 60_000 : 3_600_000;
+}
+
+/**
+ * An amount that broke `limitMs`, never shown as within it: as `formatDuration` shows it, unless
+ * that rounds it down to the limit or less (2m44s against a 2m max_age is not `2m`); then rounded
+ * up instead, with its seconds under an hour (`2m 44s`).
+ */
+export function formatDurationOver(ms: number, limitMs: number): string {
+  const unitMs = shownUnitMs(ms);
+  if (Math.floor(ms / unitMs) * unitMs > limitMs) return formatDuration(ms);
+  const upSeconds = Math.ceil(ms / 1000);
+  if (ms >= 60_000 && ms < 3_600_000 && upSeconds % 60 !== 0) {
+    return `${Math.floor(upSeconds / 60)}m ${upSeconds % 60}s`;
+  }
+  return formatDuration(Math.ceil(ms / unitMs) * unitMs);
+}

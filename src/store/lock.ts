@@ -97,3 +97,11 @@ export async function acquireLock(stateDir: string, nowMs: number): Promise<Lock
   const holder = await readHolder(lockPath);
   return { kind: 'held', pid: holder?.pid ?? -1, sinceMs: holder?.sinceMs ?? 0 };
 }
+
+/** The live run that holds the lock in `stateDir`, or null; for `status`, which never takes it. */
+export async function lockHolder(
+  stateDir: string,
+): Promise<{ readonly pid: number; readonly sinceMs: number } | null> {
+  const holder = await readHolder(join(stateDir, LOCK_FILE));
+  return holder !== null && holderAlive(holder) ? { pid: holder.pid, sinceMs: holder.sinceMs } : null;
+}

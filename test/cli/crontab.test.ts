@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,13 @@ import { CommandError, loadConfig } from '../../src/cli/context.js';
 import { compiledEntry, crontabBlock } from '../../src/cli/crontab.js';
 import { beginMarker, endMarker } from '../../src/core/crontab.js';
 import { cronwatch, ROOT, workspace } from '../support/cli.js';
-import { type CrontabLease, currentCrontab, leaseCrontab, setCrontab } from '../support/real-crontab.js';
+import {
+  type CrontabLease,
+  crontabUnavailable,
+  currentCrontab,
+  leaseCrontab,
+  setCrontab,
+} from '../support/real-crontab.js';
 
 const ENTRY = join(ROOT, 'dist/scripts/cronwatch.js');
 const NODE = process.execPath;
@@ -99,10 +104,7 @@ describe('cronwatch crontab', () => {
   });
 });
 
-const noCrontab =
-  spawnSync('sh', ['-c', 'command -v crontab']).status === 0
-    ? null
-    : 'no crontab binary installed (apt-get install cron)';
+const noCrontab = crontabUnavailable();
 if (noCrontab !== null) console.warn(`skipping the real-crontab tests: ${noCrontab}`);
 
 describe.skipIf(noCrontab !== null)('cronwatch crontab --install / --remove (the real crontab)', () => {

@@ -14,6 +14,16 @@ import { pidsOf, waitFor } from './cli.js';
 
 const LOCK_DIR = join(tmpdir(), 'cronwatch-test-real-crontab');
 
+/**
+ * Why this user's crontab cannot be read or written here (a fresh Debian image has no cron);
+ * null when the `crontab` command is installed.
+ */
+export function crontabUnavailable(): string | null {
+  return spawnSync('sh', ['-c', 'command -v crontab']).status === 0
+    ? null
+    : 'no crontab binary installed (apt-get install cron; .ci/run does it as root)';
+}
+
 /** Why the real crontab or cron cannot be used here; null when they can. */
 export function cronUnavailable(): string | null {
   if (spawnSync('sh', ['-c', 'command -v crontab && command -v cron']).status !== 0) {
