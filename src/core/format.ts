@@ -8,7 +8,7 @@
  */
 
 import { formatUptime } from './summary.js';
-import type { ActionOutcome, Alert, Envelope, Summary } from './types.js';
+import type { ActionOutcome, Alert, Envelope, Summary, TargetStatus } from './types.js';
 import { formatDuration } from './units.js';
 
 /** Telegram's limit for one message's text, in UTF-16 code units. */
@@ -174,6 +174,22 @@ const STATUS_WORDS = {
   backoff: 'backing off',
 } as const;
 
+const TARGET_STATUS_WORDS: Readonly<Record<TargetStatus, string>> = {
+  ...STATUS_WORDS,
+  new: 'not yet seen',
+  up: 'up',
+  paused: 'paused',
+};
+
+/** `7 changes merged since the flapping alert at …`, or since the last report when there was one. */
+function mergedText(merged: number, mergedSinceMs: number, flappingSinceMs: number): string {
+  const since =
+    mergedSinceMs === flappingSinceMs
+      ? `the flapping alert at ${formatTime(flappingSinceMs)}`
+      : `${formatTime(mergedSinceMs)} (flapping since ${formatTime(flappingSinceMs)})`;
+  return `${plural(merged, 'change')} merged since ${since}`;
+}
+
 const alertFormatters: AlertFormatters = {
   problem: (alert) => {
     const status = STATUS_WORDS[alert.status];
@@ -242,8 +258,30 @@ const alertFormatters: AlertFormatters = {
     title: [{ icon: '🔀' }, { tag: 'b', text: alert.target }, ' is flapping'],
     details: [
       [
-        `${alert.count} problems within ${formatDuration(alert.windowMs)}; single changes are not alerted until it settles.`,
+        `${alert.count} problems within ${formatDuration(alert.windowMs)}. Until it settles (stays up or down for ${formatDuration(alert.windowMs)}), a repeat that a restart fixed is counted, not sent; failed starts, problems still there after a run and recoveries still go out.`,
       ],
+    ],
+  }),
+  settled: (alert) => ({
+    title: [
+      { icon: alert.status === 'up' ? '✅' : '🔴' },
+      { tag: 'b', text: alert.target },
+      ` settled: ${TARGET_STATUS_WORDS[alert.status]} since ${formatTime(alert.sinceMs)}`,
+    ],
+    details: [
+      ...(alert.reason === null ? [] : [['Reason: ', alert.reason] as Line]),
+      [`${mergedText(alert.merged, alert.mergedSinceMs, alert.flappingSinceMs)}.`],
+    ],
+  }),
+  still_flapping: (alert) => ({
+    title: [
+      { icon: '🔀' },
+      { tag: 'b', text: alert.target },
+      ` still flapping, ${TARGET_STATUS_WORDS[alert.status]} now`,
+    ],
+    details: [
+      [`${mergedText(alert.merged, alert.mergedSinceMs, alert.flappingSinceMs)}.`],
+      ...(alert.lastReason === null ? [] : [['Last: ', alert.lastReason] as Line]),
     ],
   }),
   instances: (alert) => ({
