@@ -215,8 +215,9 @@ export async function deliverOutbox(
       });
     }
   }
+  // Only a channel that held alerts needs the record: a healthy delivery costs no extra write.
   for (const channel of channels) {
-    if (workedNow.has(channel.name)) {
+    if (workedNow.has(channel.name) && holds.get(channel.name)!.held > 0) {
       await recordChannelWorked(stateDir, channel.name, { atMs: now(), fingerprint: channel.fingerprint });
     }
   }
