@@ -71,7 +71,7 @@ export function deliveryLines(
   const lines: string[] = [];
   for (const error of report.permanentErrors) {
     lines.push(
-      `cronwatch: ${error.channel} refused an alert for good: ${error.error} (fix the channel; it stays queued)`,
+      `cronwatch: ${error.channel} refused an alert: ${error.error}; it is held and goes out once the channel works (cronwatch test-alert), retried meanwhile from 5m, doubling to 6h`,
     );
   }
   // Cron mails every line: say it once, in the run whose alerts are stuck, not every 5 minutes

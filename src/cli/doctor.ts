@@ -1,8 +1,9 @@
 /**
  * `cronwatch doctor`: checks the setup around the config, the way it will be used (by cron, with
- * cron's environment), and prints one line per check. Exits 1 when any check fails. It changes
- * nothing and sends nothing: Telegram is asked who the bot is and what the chat is, the other
- * URLs only whether their host answers.
+ * cron's environment), and prints one line per check. Exits 1 when any check fails. It sends
+ * nothing: Telegram is asked who the bot is and what the chat is, the other URLs only whether
+ * their host answers. The one thing it records: a bot and chat that answer while alerts are held
+ * after a refusal, so that the next run sends them at once.
  */
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
@@ -19,9 +20,15 @@ import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration, formatDurationOver } from '../core/units.js';
+import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
-import { readOutbox } from '../store/outbox.js';
+import {
+  type PermanentFailure,
+  readChannelsWorked,
+  readOutbox,
+  recordChannelWorked,
+} from '../store/outbox.js';
 import { loadState } from '../store/state.js';
 import { defineCommand } from './command.js';
 import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './context.js';
@@ -441,29 +448,50 @@ async function checkOutbox(config: Config, secrets: readonly string[]): Promise<
     const why = last === undefined || last === null ? '' : ` (last error: ${redact(last, secrets)})`;
     lines.push(fail('outbox', `${entries.length} alert(s) not delivered, the oldest from ${oldest}${why}`));
   }
-  const refusals = new Map<string, { count: number; error: string; atMs: number }>();
+  const refusals = new Map<string, { count: number; latest: PermanentFailure }>();
   for (const entry of entries) {
     for (const [channel, failure] of Object.entries(entry.permanent)) {
       const seen = refusals.get(channel);
-      const newer = seen === undefined || failure.atMs >= seen.atMs;
-      refusals.set(channel, {
-        count: (seen?.count ?? 0) + 1,
-        error: newer ? failure.error : seen.error,
-        atMs: newer ? failure.atMs : seen.atMs,
-      });
+      const newer = seen === undefined || failure.atMs >= seen.latest.atMs;
+      refusals.set(channel, { count: (seen?.count ?? 0) + 1, latest: newer ? failure : seen.latest });
     }
   }
-  for (const [channel, refusal] of refusals) {
+  for (const [channel, { count, latest }] of refusals) {
     lines.push(
       fail(
         `outbox ${channel}`,
-        `refused ${refusal.count} alert(s) for good, last at ${new Date(refusal.atMs).toISOString()}: ${redact(refusal.error, secrets)}`,
+        `${count} alert(s) held after a refusal at ${new Date(latest.atMs).toISOString()}: ${redact(latest.error, secrets)}; ` +
+          `next try ${new Date(nextTryMs(latest)).toISOString()}, or at once when test-alert or doctor sees the channel work`,
       ),
     );
   }
   if (corrupt.length > 0)
     lines.push(fail('outbox', `${corrupt.length} unreadable file(s): ${corrupt.join(', ')}`));
   return lines;
+}
+
+/**
+ * The bot and chat answered: alerts a Telegram refusal held go out with the next run. Returns
+ * the line saying so, or null when nothing was held.
+ */
+async function releaseHeldTelegram(config: Config): Promise<CheckLine | null> {
+  const telegram = config.channels.telegram;
+  if (telegram === null) return null;
+  const { createTelegramChannel } = await import('../notifiers/telegram.js');
+  const channel = createTelegramChannel(telegram);
+  try {
+    const { entries } = await readOutbox(config.stateDir, { moveAside: false });
+    const worked = (await readChannelsWorked(config.stateDir))[channel.name];
+    const held = entries.filter((entry) => liveRefusal(entry, channel, worked) !== null).length;
+    if (held === 0) return null;
+    await recordChannelWorked(config.stateDir, channel.name, {
+      atMs: Date.now(),
+      fingerprint: channel.fingerprint,
+    });
+    return ok('outbox telegram', `the bot and chat answer now: the next check sends the held alert(s)`);
+  } catch (error) {
+    return fail('outbox telegram', `cannot record that the channel works: ${errorText(error)}`);
+  }
 }
 
 export interface DoctorOptions {
@@ -522,6 +550,8 @@ export async function runDoctor(
       checkLastRun(loaded, nowMs),
       checkOutbox(loaded, secrets),
     ]);
+  const telegramWorks = telegram.every((line) => line.status === 'ok');
+  const released = telegramWorks ? await releaseHeldTelegram(loaded) : null;
   const cronEnv =
     crontab.crontab === null
       ? []
@@ -542,6 +572,7 @@ export async function runDoctor(
     ...shared,
     lastRun,
     ...outbox,
+    ...(released === null ? [] : [released]),
   ];
 }
 

@@ -19,7 +19,7 @@ function resumed(previous: TargetState): TargetState {
     restartsMs: [],
     limitRuns: 0,
     problemsMs: [],
-    flapping: false,
+    damping: null,
   };
 }
 

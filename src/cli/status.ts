@@ -2,10 +2,12 @@ import { decide } from '../core/decide.js';
 import { isOverdue } from '../core/overdue.js';
 import type { Config, PauseInfo } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { holdOf } from '../notifiers/deliver.js';
 import { describeShared } from '../probes/match.js';
 import { lockHolder } from '../store/lock.js';
-import { type PermanentFailure, readOutbox } from '../store/outbox.js';
+import { type OutboxEntry, type PermanentFailure, readChannelsWorked, readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
+import { channelsOf } from './alerting.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { EXIT_NOT_UP, EXIT_OK, selectTargets } from './context.js';
 import { observe } from './observe.js';
@@ -69,39 +71,61 @@ export interface OutboxStatus {
   readonly pending: number;
   /** The newest error of any waiting envelope, token-free. */
   readonly lastError: string | null;
-  /** Per channel, its latest refusal for good (the envelopes stay queued). */
-  readonly refused: readonly { readonly channel: string; readonly error: string; readonly at: string }[];
+  /** Per channel held after a refusal: how many alerts, the refusal, and when they are tried next. */
+  readonly refused: readonly {
+    readonly channel: string;
+    readonly error: string;
+    readonly at: string;
+    readonly held: number;
+    readonly nextTryAt: string | null;
+  }[];
   /** Files that are not valid entries; the next `check` moves them aside. */
   readonly unreadable: number;
 }
 
-async function outboxStatus(stateDir: string): Promise<OutboxStatus> {
-  const { entries, corrupt } = await readOutbox(stateDir, { moveAside: false });
-  const refused = new Map<string, PermanentFailure>();
-  for (const entry of entries) {
-    for (const [channel, failure] of Object.entries(entry.permanent)) {
-      if (failure.atMs >= (refused.get(channel)?.atMs ?? 0)) refused.set(channel, failure);
-    }
+async function outboxStatus(config: Config): Promise<OutboxStatus> {
+  const { entries, corrupt } = await readOutbox(config.stateDir, { moveAside: false });
+  const worked = await readChannelsWorked(config.stateDir);
+  const channels = entries.some((entry) => Object.keys(entry.permanent).length > 0)
+    ? await channelsOf(config)
+    : [];
+  const refused: OutboxStatus['refused'][number][] = [];
+  for (const channel of channels) {
+    const hold = holdOf(entries, channel, worked[channel.name], Date.now());
+    const latest = hold.refusal ?? latestRefusal(entries, channel.name);
+    if (hold.held === 0 || latest === null) continue;
+    refused.push({
+      channel: channel.name,
+      error: latest.error,
+      at: new Date(latest.atMs).toISOString(),
+      held: hold.held,
+      nextTryAt: hold.nextTryMs === null ? null : new Date(hold.nextTryMs).toISOString(),
+    });
   }
   return {
     pending: entries.length,
     lastError: [...entries].reverse().find((entry) => entry.lastError !== null)?.lastError ?? null,
-    refused: [...refused].map(([channel, failure]) => ({
-      channel,
-      error: failure.error,
-      at: new Date(failure.atMs).toISOString(),
-    })),
+    refused,
     unreadable: corrupt.length,
   };
+}
+
+function latestRefusal(entries: readonly OutboxEntry[], channel: string): PermanentFailure | null {
+  let latest: PermanentFailure | null = null;
+  for (const entry of entries) {
+    const failure = entry.permanent[channel];
+    if (failure !== undefined && failure.atMs >= (latest?.atMs ?? 0)) latest = failure;
+  }
+  return latest;
 }
 
 function outboxLines(outbox: OutboxStatus): string[] {
   if (outbox.pending === 0 && outbox.unreadable === 0) return ['outbox: empty'];
   const why = outbox.lastError === null ? '' : ` (last error: ${outbox.lastError})`;
   const lines = [`outbox: ${outbox.pending} alert(s) waiting to be sent${why}`];
-  for (const { channel, error, at } of outbox.refused) {
+  for (const { channel, error, at, held, nextTryAt } of outbox.refused) {
     lines.push(
-      `outbox: ${channel} refused alerts for good (${at}): ${error}; kept, tried again when the channel's config changes or after a day`,
+      `outbox: ${held} alert(s) held on ${channel} after a refusal (${at}): ${error}; next try ${nextTryAt ?? 'with the next check'}, or at once when test-alert or doctor sees the channel work`,
     );
   }
   if (outbox.unreadable > 0) {
@@ -118,7 +142,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const { state } = await loadState(config.stateDir, nowMs, { moveAside: false });
   const { table: processes, observations, shared } = await observe(targets, config.targets);
   const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
-  const outbox = await outboxStatus(config.stateDir);
+  const outbox = await outboxStatus(config);
   const run = await lockHolder(config.stateDir);
 
   const rows: StatusRow[] = plan.verdicts.map((verdict) => {

@@ -3,6 +3,8 @@
  * target; the shell saves the state it returns, acts, and hands the outcomes to `conclude()`,
  * which gives the final state and the alerts. Neither reads a clock, a file or a process.
  */
+
+import { damp, isProblem } from './damping.js';
 import type {
   Action,
   ActionOutcome,
@@ -11,7 +13,6 @@ import type {
   FileFinding,
   Flip,
   Observation,
-  ProblemStatus,
   ProcessIdentity,
   ProcessInfo,
   State,
@@ -27,18 +28,6 @@ export const RESTART_HISTORY_MS = 24 * 3_600_000;
 export const MAX_BACKOFF_MS = 6 * 3_600_000;
 /** The first backoff skips this many runs; each failed try doubles it. */
 export const FIRST_BACKOFF_INTERVALS = 2;
-/** This many problems beginning within `FLAP_WINDOW_INTERVALS` runs is flapping. */
-export const FLAP_COUNT = 3;
-export const FLAP_WINDOW_INTERVALS = 6;
-
-const PROBLEMS: ReadonlySet<TargetStatus> = new Set<ProblemStatus>([
-  'down',
-  'stale',
-  'over_limit',
-  'error',
-  'backoff',
-]);
-
 /**
  * A target just started (by a run or by hand): up, with the new process, its limit counters
  * reset and the problem forgotten. `counted`: the start goes toward `restart_limit`.
@@ -60,11 +49,6 @@ export function startedState(
     limitRuns: 0,
     cpuSample: null,
   };
-}
-
-/** Whether a status is a problem someone should hear about. */
-export function isProblem(status: TargetStatus): status is ProblemStatus {
-  return PROBLEMS.has(status);
 }
 
 /** What a run concluded about one target from its observation alone. */
@@ -129,7 +113,7 @@ export const NEW_TARGET: TargetState = {
   limitRuns: 0,
   cpuSample: null,
   problemsMs: [],
-  flapping: false,
+  damping: null,
   extraInstances: false,
 };
 
@@ -417,7 +401,7 @@ export function decide(input: DecideInput): Plan {
   return { verdicts, actions, flips, alerts, state: { ...state, targets } };
 }
 
-/** The alert a flip owes, before flapping is considered; null when it owes none. */
+/** The alert a flip owes, before damping is considered; null when it owes none. */
 function flipAlert(
   name: string,
   from: TargetStatus,
@@ -461,7 +445,6 @@ export function conclude(input: ConcludeInput): Conclusion {
   const flips: Flip[] = [];
   const alerts: Alert[] = [...plan.alerts];
   const statuses: Conclusion['statuses'][number][] = [];
-  const flapWindowMs = FLAP_WINDOW_INTERVALS * config.intervalMs;
 
   for (const verdict of plan.verdicts) {
     const name = verdict.target;
@@ -488,46 +471,22 @@ export function conclude(input: ConcludeInput): Conclusion {
       };
     }
 
-    let alert = flipAlert(name, from, verdict, final, before, outcome, nowMs);
-    const problemBegan = alert?.kind === 'problem' && !isProblem(from);
-    let problemsMs = final.problemsMs.filter((at) => nowMs - at < flapWindowMs);
-    if (problemBegan) problemsMs = [...problemsMs, nowMs];
-    let flapping = final.flapping && problemsMs.length > 0;
-    if (alert !== null && (alert.kind === 'problem' || alert.kind === 'recovered')) {
-      if (flapping) {
-        alert = null;
-      } else if (problemBegan && problemsMs.length >= FLAP_COUNT) {
-        alert = {
-          kind: 'flapping',
-          target: name,
-          count: problemsMs.length,
-          windowMs: flapWindowMs,
-          atMs: nowMs,
-        };
-        flapping = true;
-      }
-    }
-    const remindAfterMs = config.reminderMs;
-    if (
-      alert === null &&
-      remindAfterMs > 0 &&
-      isProblem(final.status) &&
-      final.lastAlertMs !== null &&
-      nowMs - final.lastAlertMs >= remindAfterMs
-    ) {
-      alert = {
-        kind: 'reminder',
-        target: name,
-        status: final.status,
-        reason: final.reason ?? final.status,
-        sinceMs: final.downSinceMs ?? final.sinceMs,
-        atMs: nowMs,
-      };
-    }
-    final = { ...final, problemsMs, flapping };
+    const owed = flipAlert(name, from, verdict, final, before, outcome, nowMs);
     const planned = plan.alerts.some((candidate) => 'target' in candidate && candidate.target === name);
-    if (alert !== null) alerts.push(alert);
-    if (alert !== null || planned) final = { ...final, lastAlertMs: nowMs };
+    const damped = damp({
+      target: name,
+      before,
+      final,
+      from,
+      owed,
+      planned,
+      intervalMs: config.intervalMs,
+      reminderMs: config.reminderMs,
+      nowMs,
+    });
+    alerts.push(...damped.alerts);
+    final = { ...final, problemsMs: damped.problemsMs, damping: damped.damping };
+    if (damped.alerts.length > 0 || planned) final = { ...final, lastAlertMs: nowMs };
     if (from !== final.status) {
       flips.push({ target: name, from, to: final.status, reason: verdict.reason, atMs: nowMs });
     }

@@ -175,6 +175,21 @@ export interface PauseInfo {
   readonly untilMs: number | null;
 }
 
+/** A flapping target's damping: what was told, and what was merged instead of sent. */
+export interface Damping {
+  /** When the flapping alert was raised, epoch ms. */
+  readonly sinceMs: number;
+  /** Kinds of problem the owner has been told of since; a repeat a restart fixed is merged. */
+  readonly told: readonly ProblemStatus[];
+  /** Changes merged (not sent one by one) since `mergedSinceMs`. */
+  readonly merged: number;
+  readonly mergedSinceMs: number;
+  /** The reason of the last merged problem. */
+  readonly lastMergedReason: string | null;
+  /** The last run that saw a change; the target has settled once this is a flap window old. */
+  readonly lastChangeMs: number;
+}
+
 /** What cronwatch remembers of one target between runs. */
 export interface TargetState {
   readonly status: TargetStatus;
@@ -204,8 +219,8 @@ export interface TargetState {
   } | null;
   /** When problems began recently (epoch ms), to tell a flapping target. */
   readonly problemsMs: readonly number[];
-  /** A flapping alert was sent; single flips are not alerted until it settles. */
-  readonly flapping: boolean;
+  /** Set while the target flaps (a flapping alert was sent), until it settles. */
+  readonly damping: Damping | null;
   /** More processes matched than `instances`; alerted once. */
   readonly extraInstances: boolean;
 }
@@ -306,6 +321,32 @@ export type Alert =
       readonly target: string;
       readonly count: number;
       readonly windowMs: number;
+      readonly atMs: number;
+    }
+  | {
+      /** A flapping target stayed in one state for the flap window; `merged` changes were not sent one by one. */
+      readonly kind: 'settled';
+      readonly target: string;
+      readonly status: TargetStatus;
+      /** Why it is not up; null when it is. */
+      readonly reason: string | null;
+      /** Since when it has been in `status`. */
+      readonly sinceMs: number;
+      readonly merged: number;
+      readonly mergedSinceMs: number;
+      /** When the flapping alert was raised. */
+      readonly flappingSinceMs: number;
+      readonly atMs: number;
+    }
+  | {
+      /** A flapping target that has not settled: what was merged since `mergedSinceMs`. */
+      readonly kind: 'still_flapping';
+      readonly target: string;
+      readonly status: TargetStatus;
+      readonly merged: number;
+      readonly mergedSinceMs: number;
+      readonly lastReason: string | null;
+      readonly flappingSinceMs: number;
       readonly atMs: number;
     }
   | {

@@ -5,24 +5,36 @@
  * timeout, network), nothing more is sent on it in this call, so a later alert never overtakes
  * an earlier one. An envelope leaves the outbox only when every given channel accepted it.
  *
- * A permanent refusal (bad token, bot blocked, chat not found) is recorded in the envelope's
- * file and reported once, then the envelope is kept but not sent to that channel again until
- * the channel's config changes (its fingerprint differs) or `permanentRetryAfterMs` (a day) has
- * passed. Kept, because an alert is never dropped and the fix (unblocking the bot, adding it back
- * to the group) usually happens outside our config; a daily retry notices that fix without
- * hammering, 288 times a day, an API that has said no. Newer envelopes are still tried once each,
- * which is also how a fix is noticed early. Meanwhile the held envelopes keep the outbox
- * non-empty, so the run's end-of-run ping reports `/fail` and `status`/`doctor` can show why.
+ * A permanent refusal (bad token, bot blocked, chat not found) holds the channel's alerts: they
+ * are kept (an alert is never dropped) and the channel is left alone, not hammered 288 times a
+ * day. The hold ends as soon as the channel is seen to work — a delivery on it, a `test-alert`
+ * that got through, `doctor` finding the bot and chat (see `recordChannelWorked`), or a change of
+ * its config (fingerprint) — and in any case the channel is tried again on a backoff: 5 minutes
+ * after the refusal, doubling with each refusal in a row, at most 6 hours apart. An alert raised
+ * after the refusal also gets one try, which is how a fix made outside cronwatch (the bot
+ * unblocked) is noticed early; the held alerts go first, so they arrive before the new one.
+ * A refusal of one message only (`scope: message`) holds that envelope alone, on the same backoff.
  */
 
 import type { Envelope } from '../core/types.js';
-import { type OutboxEntry, readOutbox, remove, save } from '../store/outbox.js';
+import {
+  type ChannelWorked,
+  type OutboxEntry,
+  type PermanentFailure,
+  readChannelsWorked,
+  readOutbox,
+  recordChannelWorked,
+  remove,
+  save,
+} from '../store/outbox.js';
 import type { Channel, SendResult } from './channel.js';
 
 /** An envelope sent this much later than it was raised says so ("delayed, raised at ..."). */
 export const DELAYED_AFTER_MS = 2 * 60_000;
-/** A channel's permanent refusal of an envelope is tried again after this long. */
-export const PERMANENT_RETRY_AFTER_MS = 24 * 60 * 60_000;
+/** A channel that refused for good is tried again this long after the refusal... */
+export const HOLD_FIRST_RETRY_MS = 5 * 60_000;
+/** ...doubling with each refusal in a row, up to this. */
+export const HOLD_MAX_RETRY_MS = 6 * 3_600_000;
 /** No new message is started after this long, so a large backlog cannot hold the run's lock for long. */
 export const DEFAULT_DELIVERY_BUDGET_MS = 60_000;
 
@@ -33,8 +45,6 @@ export interface DeliverOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Default `DELAYED_AFTER_MS`. */
   readonly delayedAfterMs?: number;
-  /** Default `PERMANENT_RETRY_AFTER_MS`. */
-  readonly permanentRetryAfterMs?: number;
   /** Default `DEFAULT_DELIVERY_BUDGET_MS`. */
   readonly budgetMs?: number;
 }
@@ -91,7 +101,6 @@ export async function deliverOutbox(
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const delayedAfterMs = options.delayedAfterMs ?? DELAYED_AFTER_MS;
-  const permanentRetryAfterMs = options.permanentRetryAfterMs ?? PERMANENT_RETRY_AFTER_MS;
   const budgetMs = options.budgetMs ?? DEFAULT_DELIVERY_BUDGET_MS;
 
   const startMs = now();
@@ -114,29 +123,20 @@ export async function deliverOutbox(
     if (wait > 0) await sleep(wait);
   };
 
-  const isHeld = (entry: OutboxEntry, channel: Channel): boolean => {
-    const held = entry.permanent[channel.name];
-    return (
-      held !== undefined &&
-      held.fingerprint === channel.fingerprint &&
-      now() - held.atMs < permanentRetryAfterMs
-    );
-  };
-  // A channel with something new to send is tried anyway; then the held envelopes go first, so
-  // once the owner has fixed the channel (unblocked the bot) the old alerts arrive before the new.
-  const freshWork = new Set(
-    channels
-      .filter((channel) =>
-        entries.some((entry) => !entry.delivered.includes(channel.name) && !isHeld(entry, channel)),
-      )
-      .map((channel) => channel.name),
+  const worked = await readChannelsWorked(stateDir);
+  const holds = new Map(
+    channels.map((channel) => [channel.name, holdOf(entries, channel, worked[channel.name], startMs)]),
   );
+  const workedNow = new Set<string>();
 
   for (const original of entries) {
     let entry = original;
     for (const channel of channels) {
       if (budgetExhausted || stopped.has(channel.name) || entry.delivered.includes(channel.name)) continue;
-      if (isHeld(entry, channel) && !freshWork.has(channel.name)) continue;
+      const hold = holds.get(channel.name)!;
+      if (!hold.due) continue;
+      const refusal = liveRefusal(entry, channel, worked[channel.name]);
+      if (refusal?.scope === 'message' && now() < nextTryMs(refusal)) continue;
       if (now() - startMs >= budgetMs) {
         budgetExhausted = true;
         continue;
@@ -171,6 +171,7 @@ export async function deliverOutbox(
         await save(stateDir, entry);
       }
       if (failure === null) {
+        workedNow.add(channel.name);
         const { [channel.name]: _parts, ...sentParts } = entry.sentParts;
         const { [channel.name]: _held, ...permanent } = entry.permanent;
         entry = { ...entry, delivered: [...entry.delivered, channel.name], sentParts, permanent };
@@ -183,9 +184,17 @@ export async function deliverOutbox(
         retryErrors.push(error);
         stopped.add(channel.name);
       } else {
-        permanentErrors.push(error);
-        const refusal = { error: failure.error, atMs: now(), fingerprint: channel.fingerprint };
-        entry = { ...entry, permanent: { ...entry.permanent, [channel.name]: refusal } };
+        // A refusal that begins a hold is news; one met by a retry is already known (status, doctor).
+        const before = failure.scope === 'channel' ? hold.refusal : refusal;
+        if (before === null) permanentErrors.push(error);
+        const next: PermanentFailure = {
+          error: failure.error,
+          atMs: now(),
+          fingerprint: channel.fingerprint,
+          scope: failure.scope,
+          tries: (before?.tries ?? 0) + 1,
+        };
+        entry = { ...entry, permanent: { ...entry.permanent, [channel.name]: next } };
         if (failure.scope === 'channel') stopped.add(channel.name);
       }
       await save(stateDir, entry);
@@ -206,7 +215,86 @@ export async function deliverOutbox(
       });
     }
   }
+  // Only a channel that held alerts needs the record: a healthy delivery costs no extra write.
+  for (const channel of channels) {
+    if (workedNow.has(channel.name) && holds.get(channel.name)!.held > 0) {
+      await recordChannelWorked(stateDir, channel.name, { atMs: now(), fingerprint: channel.fingerprint });
+    }
+  }
   return { delivered, pending, permanentErrors, retryErrors, notices, corrupt, budgetExhausted };
+}
+
+/** When a refusal that met `refusal.tries` tries in a row is tried again. */
+export function nextTryMs(refusal: Pick<PermanentFailure, 'atMs' | 'tries'>): number {
+  const waitMs = HOLD_FIRST_RETRY_MS * 2 ** Math.max(0, refusal.tries - 1);
+  return refusal.atMs + Math.min(waitMs, HOLD_MAX_RETRY_MS);
+}
+
+/**
+ * The refusal holding `entry` on `channel`, if any still does: made with the channel's current
+ * config, and after the channel was last seen to work.
+ */
+export function liveRefusal(
+  entry: OutboxEntry,
+  channel: Pick<Channel, 'name' | 'fingerprint'>,
+  worked: ChannelWorked | undefined,
+): PermanentFailure | null {
+  if (entry.delivered.includes(channel.name)) return null;
+  const refusal = entry.permanent[channel.name];
+  if (refusal === undefined || refusal.fingerprint !== channel.fingerprint) return null;
+  if (worked !== undefined && worked.fingerprint === channel.fingerprint && worked.atMs >= refusal.atMs) {
+    return null;
+  }
+  return refusal;
+}
+
+/** What holds a channel's alerts after a permanent refusal. */
+export interface ChannelHold {
+  readonly channel: string;
+  /** The latest refusal of the whole channel still holding it; null: the channel is not held. */
+  readonly refusal: PermanentFailure | null;
+  /** Envelopes waiting on the channel that are held (all of them while the channel is held). */
+  readonly held: number;
+  /** When the held envelopes are tried next, epoch ms; null when none is held. */
+  readonly nextTryMs: number | null;
+  /** Whether the channel may be tried now (not held, its retry is due, or an alert came after the refusal). */
+  readonly due: boolean;
+}
+
+/** The hold on one channel, from the refusals recorded in the outbox and when it last worked. */
+export function holdOf(
+  entries: readonly OutboxEntry[],
+  channel: Pick<Channel, 'name' | 'fingerprint'>,
+  worked: ChannelWorked | undefined,
+  nowMs: number,
+): ChannelHold {
+  const waiting = entries.filter((entry) => !entry.delivered.includes(channel.name));
+  const refusals = waiting.map((entry) => liveRefusal(entry, channel, worked));
+  let refusal: PermanentFailure | null = null;
+  for (const candidate of refusals) {
+    if (candidate?.scope === 'channel' && (refusal === null || candidate.atMs >= refusal.atMs))
+      refusal = candidate;
+  }
+  if (refusal !== null) {
+    const since = refusal.atMs;
+    const fresh = waiting.some((entry, index) => refusals[index] === null && entry.createdMs > since);
+    const next = nextTryMs(refusal);
+    return {
+      channel: channel.name,
+      refusal,
+      held: waiting.length,
+      nextTryMs: next,
+      due: fresh || nowMs >= next,
+    };
+  }
+  const messageHolds = refusals.filter((candidate): candidate is PermanentFailure => candidate !== null);
+  return {
+    channel: channel.name,
+    refusal: null,
+    held: messageHolds.length,
+    nextTryMs: messageHolds.length === 0 ? null : Math.min(...messageHolds.map(nextTryMs)),
+    due: true,
+  };
 }
 
 function envelopeOf(entry: OutboxEntry): Envelope {

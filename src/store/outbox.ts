@@ -26,6 +26,16 @@ export interface PermanentFailure {
   readonly atMs: number;
   /** The channel's config fingerprint when it refused: a new config is tried again at once. */
   readonly fingerprint: string;
+  /** `channel`: the channel refused everything (bad token, blocked, chat not found); `message`: only this. */
+  readonly scope: 'channel' | 'message';
+  /** Refusals in a row this hold has met, this one included; each doubles the wait before the next try. */
+  readonly tries: number;
+}
+
+/** When a channel was last seen to work (a delivery, `test-alert`, `doctor`), with which config. */
+export interface ChannelWorked {
+  readonly atMs: number;
+  readonly fingerprint: string;
 }
 
 /** What the outbox knows of an envelope's delivery. */
@@ -40,7 +50,7 @@ export interface DeliveryInfo {
   readonly lastError: string | null;
   /** When a send was last tried, epoch ms. */
   readonly lastAttemptMs: number | null;
-  /** Channels that refused the envelope for good, not retried until their config changes or a day passes. */
+  /** Channels that refused the envelope for good: held until the channel is seen to work, or its retry is due. */
   readonly permanent: Readonly<Record<string, PermanentFailure>>;
 }
 
@@ -240,17 +250,76 @@ function parseEntry(text: string, idFromName: string): OutboxEntry | null {
     attempts,
     lastError,
     lastAttemptMs,
-    permanent: permanent as Record<string, PermanentFailure>,
+    permanent: Object.fromEntries(
+      Object.entries(permanent).map(([channel, failure]) => [
+        channel,
+        permanentFailureOf(failure as Record<string, unknown>),
+      ]),
+    ),
   };
 }
 
-function isPermanentFailure(value: unknown): value is PermanentFailure {
+function isPermanentFailure(value: unknown): boolean {
   return (
     isRecord(value) &&
     typeof value.error === 'string' &&
     typeof value.atMs === 'number' &&
-    typeof value.fingerprint === 'string'
+    typeof value.fingerprint === 'string' &&
+    (value.scope === undefined || value.scope === 'channel' || value.scope === 'message') &&
+    (value.tries === undefined || typeof value.tries === 'number')
   );
+}
+
+/** A refusal as stored; files written before `scope` and `tries` existed were channel refusals. */
+function permanentFailureOf(value: Record<string, unknown>): PermanentFailure {
+  return {
+    error: value.error as string,
+    atMs: value.atMs as number,
+    fingerprint: value.fingerprint as string,
+    scope: (value.scope as PermanentFailure['scope'] | undefined) ?? 'channel',
+    tries: (value.tries as number | undefined) ?? 1,
+  };
+}
+
+const WORKED_DIR = 'channels';
+
+/**
+ * Records that `channel` was seen to work with the config `fingerprint`: refusals older than this
+ * no longer hold its alerts. Written by whoever saw it (a delivery, `test-alert`, `doctor`), one
+ * file per channel so that writers of different channels never overwrite each other.
+ */
+export async function recordChannelWorked(
+  stateDir: string,
+  channel: string,
+  worked: ChannelWorked,
+): Promise<void> {
+  if (!ID_PATTERN.test(channel)) throw new TypeError(`Expected a channel name, got \`${channel}\``);
+  const dir = join(stateDir, WORKED_DIR);
+  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  await writeFileAtomic(
+    join(dir, `${channel}${FILE_SUFFIX}`),
+    `${JSON.stringify({ version: 1, ...worked })}\n`,
+    FILE_MODE,
+  );
+}
+
+/** When each channel was last seen to work; a channel never seen, or an unreadable record, is absent. */
+export async function readChannelsWorked(stateDir: string): Promise<Record<string, ChannelWorked>> {
+  const dir = join(stateDir, WORKED_DIR);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const worked: Record<string, ChannelWorked> = {};
+  for (const name of names.filter(
+    (candidate) => candidate.endsWith(FILE_SUFFIX) && !candidate.startsWith('.'),
+  )) {
+    const value: unknown = await readFile(join(dir, name), 'utf8').then(
+      (text) => JSON.parse(text),
+      () => null,
+    );
+    if (isRecord(value) && typeof value.atMs === 'number' && typeof value.fingerprint === 'string') {
+      worked[name.slice(0, -FILE_SUFFIX.length)] = { atMs: value.atMs, fingerprint: value.fingerprint };
+    }
+  }
+  return worked;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

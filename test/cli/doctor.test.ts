@@ -124,7 +124,7 @@ describe('cronwatch doctor', () => {
     it("shows the outbox's undelivered alert and the channel's permanent error", () => {
       expect(line(result, '✗ outbox:')).toMatch(/1 alert\(s\) not delivered, the oldest from \S+Z/);
       expect(line(result, '✗ outbox telegram')).toMatch(
-        /refused 1 alert\(s\) for good, last at \S+Z: Telegram 401: Unauthorized \(check the bot token\)/,
+        /1 alert\(s\) held after a refusal at \S+Z: Telegram 401: Unauthorized \(check the bot token\); next try \S+Z, or at once when test-alert or doctor sees the channel work/,
       );
     });
 

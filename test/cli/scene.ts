@@ -40,8 +40,8 @@ export interface Scene {
   api: BotApiServer;
   /** `cronwatch <args> --config <file>` with the token in the environment; no output may hold it. */
   run(...args: string[]): Promise<CliResult>;
-  /** Writes the config: the header plus one target per entry. */
-  configure(targets: readonly TargetOptions[]): void;
+  /** Writes the config: the header (plus `top`, top-level YAML lines) and one target per entry. */
+  configure(targets: readonly TargetOptions[], top?: readonly string[]): void;
   /** The daemon fixture's command line for this scene, optionally with a heartbeat file. */
   daemonCommand(heartbeat?: string): string;
   /** Starts the daemon fixture as someone else would (not cronwatch); returns its pid once it runs. */
@@ -67,10 +67,11 @@ export async function createScene(label: string): Promise<Scene> {
       expect(result.stderr).not.toContain(TOKEN);
       return result;
     },
-    configure(targets) {
+    configure(targets, top = []) {
       const lines = [
         'state_dir: ./state',
         `host: ${HOST}`,
+        ...top,
         'channels:',
         '  telegram:',
         '    token: ${TELEGRAM_BOT_TOKEN}',

@@ -396,11 +396,28 @@ describe('core', () => {
       expect(kinds).toEqual(['5:problem', '65:reminder', '125:reminder']);
     });
 
-    it('sends one flapping alert instead of one per flip, then stays quiet while it flaps', () => {
+    it('sends one flapping alert for a crash loop, merges the restarts that worked, and says when it settles', () => {
+      const cfg = config(target());
+      let state = run(cfg, EMPTY, running(10)).state;
+      const kinds: string[] = [];
+      // A crash every run for 6 runs, each fixed by a restart; then up for 7 runs.
+      for (let index = 1; index <= 13; index += 1) {
+        const at = NOW + index * 5 * MIN;
+        const result =
+          index <= 6 ? run(cfg, state, absent, started, at) : run(cfg, state, running(77, at), undefined, at);
+        kinds.push(...result.alerts.map((alert) => `${index}:${alert.kind}`));
+        state = result.state;
+      }
+      expect(kinds).toEqual(['1:problem', '2:problem', '3:flapping', '12:settled']);
+      const settled = run(cfg, state, running(77), undefined, NOW + 14 * 5 * MIN);
+      expect(settled.alerts).toEqual([]);
+    });
+
+    it('reports every flip of a flapping target that nothing can fix: a problem still there after a run, and its recovery', () => {
       const cfg = config(target({ start: null }));
       let state = run(cfg, EMPTY, running(10)).state;
       const kinds: string[] = [];
-      for (let index = 1; index <= 10; index += 1) {
+      for (let index = 1; index <= 8; index += 1) {
         const result = run(
           cfg,
           state,
@@ -411,7 +428,17 @@ describe('core', () => {
         kinds.push(...result.alerts.map((alert) => alert.kind));
         state = result.state;
       }
-      expect(kinds).toEqual(['problem', 'recovered', 'problem', 'recovered', 'flapping']);
+      expect(kinds).toEqual([
+        'problem',
+        'recovered',
+        'problem',
+        'recovered',
+        'problem',
+        'flapping',
+        'recovered',
+        'problem',
+        'recovered',
+      ]);
     });
 
     it('makes a target whose heartbeat says error `error`, alerting the message without a restart', () => {

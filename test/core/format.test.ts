@@ -97,6 +97,45 @@ describe('core/format', () => {
       expect(html).toContain('<b>scraper</b> recovered after 12m, pid 77');
     });
 
+    it('says when a flapping target settled, its state now and how many changes were merged', () => {
+      const flappingAt = AT_MS - 24 * 60_000;
+      const settled = renderTelegram(
+        envelope([
+          {
+            kind: 'settled',
+            target: 'worker',
+            status: 'up',
+            reason: null,
+            sinceMs: AT_MS - 31 * 60_000,
+            merged: 7,
+            mergedSinceMs: flappingAt,
+            flappingSinceMs: flappingAt,
+            atMs: AT_MS,
+          },
+        ]),
+      );
+      expect(htmlToPlainText(settled[0]!)).toContain(
+        '✅ worker settled: up since 2024-05-01 11:32 UTC\n7 changes merged since the flapping alert at 2024-05-01 11:39 UTC.',
+      );
+      const still = renderTelegram(
+        envelope([
+          {
+            kind: 'still_flapping',
+            target: 'worker',
+            status: 'up',
+            merged: 1,
+            mergedSinceMs: AT_MS - 6 * 3_600_000,
+            lastReason: 'no process matches /worker/',
+            flappingSinceMs: flappingAt - 6 * 3_600_000,
+            atMs: AT_MS,
+          },
+        ]),
+      );
+      expect(htmlToPlainText(still[0]!)).toContain(
+        '🔀 worker still flapping, up now\n1 change merged since 2024-05-01 06:03 UTC (flapping since 2024-05-01 05:39 UTC).\nLast: no process matches /worker/',
+      );
+    });
+
     it('names the host in every message and sends up to three alerts as one message each', () => {
       const messages = renderTelegram(envelope([restarted('a', 1), restarted('b', 2), restarted('c', 3)]));
       expect(messages).toHaveLength(3);

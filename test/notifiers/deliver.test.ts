@@ -6,9 +6,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert, Envelope, TelegramChannelConfig } from '../../src/core/types.js';
 import type { Channel } from '../../src/notifiers/channel.js';
 import { createConsoleChannel } from '../../src/notifiers/console.js';
-import { type DeliveryReport, deliverOutbox } from '../../src/notifiers/deliver.js';
+import {
+  type DeliveryReport,
+  deliverOutbox,
+  HOLD_MAX_RETRY_MS,
+  nextTryMs,
+} from '../../src/notifiers/deliver.js';
 import { createTelegramChannel } from '../../src/notifiers/telegram.js';
-import { enqueue, newEnvelopeId, pending } from '../../src/store/outbox.js';
+import { enqueue, newEnvelopeId, pending, recordChannelWorked } from '../../src/store/outbox.js';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
 
 const TOKEN = '123456789:AAHsecret-token_value_ABCDEFGHIJKLMNOPQ';
@@ -222,24 +227,57 @@ describe('notifiers/deliver', () => {
       expect(api.requests).toHaveLength(1);
     });
 
-    it('tries a permanently refused envelope again a day later, or at once when the config changed', async () => {
-      const envelope = await queue([problem('a')]);
+    it('tries a refused channel again at once when its config changed', async () => {
+      await queue([problem('a')]);
       api.setFault('chat_not_found');
       await deliver([telegram()]);
       expect(api.requests).toHaveLength(1);
-
       api.setFault(null);
       await deliver([telegram({ chatId: '777' })]);
       expect(api.messages().map((message) => message.chatId)).toEqual(['777']);
+    });
 
-      const other = await queue([problem('b')]);
+    it('retries a refused channel on a backoff, 5m doubling, without any sign that it works', async () => {
+      const first = await queue([problem('a')]);
+      const second = await queue([problem('b')]);
+      const t0 = Date.now();
       api.setFault('forbidden');
+      await deliver([telegram()], { now: () => t0 });
+      const tries: number[] = [];
+      // Every minute for 40 minutes: the refusals come 5, 10 and 20 minutes apart.
+      for (let minute = 1; minute <= 40; minute += 1) {
+        const before = api.requests.length;
+        const report = await deliver([telegram()], { now: () => t0 + minute * 60_000 + 1 });
+        if (api.requests.length > before) tries.push(minute);
+        expect(report.permanentErrors).toEqual([]);
+      }
+      expect(tries).toEqual([5, 15, 35]);
+      const [held] = await pending(stateDir);
+      expect(held!.permanent.telegram).toMatchObject({ tries: 4, scope: 'channel' });
+      expect(nextTryMs({ atMs: 0, tries: 20 })).toBe(HOLD_MAX_RETRY_MS);
+
+      api.setFault(null);
+      const report = await deliver([telegram()], { now: () => t0 + 75 * 60_000 + 2 });
+      expect(report.delivered).toEqual([first.id, second.id]);
+      expect(api.messages().map((message) => /<b>(\w)<\/b>/.exec(message.text)?.[1])).toEqual(['a', 'b']);
+    });
+
+    it('sends held alerts as soon as the channel is seen to work, in order and once each', async () => {
+      const first = await queue([problem('a')]);
+      const second = await queue([problem('b')]);
+      api.setFault('unauthorized');
       await deliver([telegram()]);
       api.setFault(null);
-      const nextDay = () => other.createdMs + 25 * 60 * 60_000;
-      const report = await deliver([telegram()], { now: nextDay });
-      expect(report.delivered).toEqual([other.id]);
-      expect(envelope.id).not.toBe(other.id);
+      expect((await deliver([telegram()])).delivered).toEqual([]);
+      // test-alert (or doctor) saw the channel work with this config.
+      await recordChannelWorked(stateDir, 'telegram', {
+        atMs: Date.now(),
+        fingerprint: telegram().fingerprint,
+      });
+      const report = await deliver([telegram()]);
+      expect(report.delivered).toEqual([first.id, second.id]);
+      expect((await deliver([telegram()])).delivered).toEqual([]);
+      expect(api.messages().map((message) => /<b>(\w)<\/b>/.exec(message.text)?.[1])).toEqual(['a', 'b']);
     });
 
     it('sends a held envelope before a newer one once the chat accepts messages again', async () => {

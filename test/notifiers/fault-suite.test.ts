@@ -12,7 +12,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/core/types.js';
@@ -93,6 +93,8 @@ interface Scenario {
   /** `check --json`: records its alerts in the ledger and a line in the timeline. */
   check(): Promise<RunReport & { readonly result: CliResult }>;
   status(): Promise<CliResult>;
+  /** Any other command against the scenario's config. */
+  cli(...args: string[]): Promise<CliResult>;
   /** Starts a target's daemon as someone else would, so the first run finds it up. */
   spawnTarget(name: string): Promise<void>;
   /** SIGKILLs a target's daemon and waits until it is gone. */
@@ -189,6 +191,7 @@ async function scenario(
       return { ...report, result };
     },
     status: () => run(['status']),
+    cli: (...args) => run(args),
     async spawnTarget(name) {
       const child = spawn(process.execPath, [DAEMON, marker(name)], { detached: true, stdio: 'ignore' });
       child.unref();
@@ -373,7 +376,7 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
       const status = await scene.status();
       expect(status.stdout).toMatch(/^outbox: 1 alert\(s\) waiting to be sent/m);
       expect(status.stdout).toMatch(
-        /^outbox: telegram refused alerts for good \(.*\): Telegram 403: Forbidden/m,
+        /^outbox: 1 alert\(s\) held on telegram after a refusal \(\S+\): Telegram 403: Forbidden.*; next try \S+Z, or at once when test-alert or doctor sees the channel work$/m,
       );
 
       const requests = scene.api.requests.length;
@@ -387,6 +390,103 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
       const fixed = await scene.check();
       expect(fixed.delivery?.delivered).toHaveLength(1);
       expect(scene.messages().map((message) => message.chatId)).toEqual(['4343']);
+      expect(scene.outbox()).toEqual([]);
+    } finally {
+      await scene.finish();
+    }
+  });
+
+  it('alerts a 403 held go out when test-alert gets through: at once, in order, exactly once', {
+    timeout: 240_000,
+  }, async () => {
+    const scene = await withDeadTarget('heldtest');
+    try {
+      scene.api.setFault('forbidden');
+      const first = await scene.check();
+      expect(first.delivery?.permanentErrors[0]?.error).toMatch(/^Telegram 403: Forbidden/);
+      const status = JSON.parse((await scene.cli('status', '--json')).stdout);
+      expect(status.outbox.refused).toEqual([
+        {
+          channel: 'telegram',
+          error: expect.stringMatching(/^Telegram 403/),
+          at: expect.any(String),
+          held: 1,
+          nextTryAt: expect.any(String),
+        },
+      ]);
+      expect(Date.parse(status.outbox.refused[0].nextTryAt) - Date.parse(status.outbox.refused[0].at)).toBe(
+        5 * 60_000,
+      );
+      // A second incident: its alert gets one try, the held one first; refused again, both wait.
+      await scene.killTarget('heldtest');
+      const second = await scene.check();
+      expect(second.delivery?.permanentErrors).toEqual([]);
+      expect(second.delivery?.pending).toHaveLength(2);
+      const requests = scene.api.requests.length;
+      expect((await scene.check()).delivery?.pending).toHaveLength(2);
+      expect(scene.api.requests).toHaveLength(requests);
+
+      scene.api.setFault(null);
+      scene.note('bot unblocked; test-alert');
+      const test = await scene.cli('test-alert');
+      expect(test.stdout).toBe('telegram: delivered\noutbox: 2 held alert(s) delivered\n');
+      const texts = scene.messages().map((message) => message.text);
+      expect(texts[0]).toContain('Test alert from cronwatch');
+      expect(texts.slice(1).flatMap((text) => keysIn(text, TELEGRAM_TITLE))).toEqual(
+        [...first.alerts, ...second.alerts].map(alertKey),
+      );
+      expect(scene.outbox()).toEqual([]);
+      expect((await scene.check()).delivery).toBeNull();
+      expect(scene.messages()).toHaveLength(3);
+    } finally {
+      await scene.finish();
+    }
+  });
+
+  it('alerts a 403 held go out with the next run once doctor finds the bot and chat answering', async () => {
+    const scene = await withDeadTarget('helddoctor');
+    try {
+      scene.api.setFault('forbidden');
+      await scene.check();
+      scene.api.setFault(null);
+      const requests = scene.api.requests.length;
+      expect((await scene.check()).delivery?.pending).toHaveLength(1);
+      expect(scene.api.requests).toHaveLength(requests);
+      const doctor = await scene.cli('doctor', '--no-cron');
+      expect(doctor.stdout).toMatch(
+        /^✓ outbox telegram: the bot and chat answer now: the next check sends the held alert\(s\)$/m,
+      );
+      expect(scene.messages()).toEqual([]);
+      const next = await scene.check();
+      expect(next.delivery?.delivered).toHaveLength(1);
+      expect(scene.messages()).toHaveLength(1);
+      expect(scene.outbox()).toEqual([]);
+    } finally {
+      await scene.finish();
+    }
+  });
+
+  it('a held alert is tried again on the backoff without any sign the channel works', {
+    timeout: 240_000,
+  }, async () => {
+    const scene = await withDeadTarget('heldbackoff');
+    try {
+      scene.api.setFault('forbidden');
+      await scene.check();
+      scene.api.setFault(null);
+      const requests = scene.api.requests.length;
+      expect((await scene.check()).delivery?.pending).toHaveLength(1);
+      expect(scene.api.requests).toHaveLength(requests);
+      // Five minutes pass (the first backoff step): the refusal is made that much older.
+      const [name] = scene.outbox();
+      const file = join(scene.stateDir, 'outbox', name!);
+      const entry = JSON.parse(readFileSync(file, 'utf8'));
+      entry.permanent.telegram.atMs -= 5 * 60_000;
+      writeFileSync(file, JSON.stringify(entry));
+      scene.note('refusal aged by 5 minutes');
+      const retried = await scene.check();
+      expect(retried.delivery?.delivered).toHaveLength(1);
+      expect(scene.messages()).toHaveLength(1);
       expect(scene.outbox()).toEqual([]);
     } finally {
       await scene.finish();

@@ -1,0 +1,134 @@
+/**
+ * Damping end to end: a target made to flap by SIGKILLs, then a new kind of incident, through
+ * the real CLI and the Bot API stand-in. Whatever damping merges, the owner hears of it.
+ */
+import { copyFileSync, renameSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FIXTURES, killAll, pidsOf, waitFor } from '../support/cli.js';
+import { createScene, HOST, isGone, runsMarker, type Scene } from './scene.js';
+
+const scenes: Scene[] = [];
+/** The texts each scene's target received, printed at the end: what an owner reads. */
+const received = new Map<string, string[]>();
+
+afterEach(async () => {
+  for (const scene of scenes.splice(0)) await scene.cleanup();
+});
+afterAll(() => {
+  const lines = [...received].flatMap(([label, texts]) => [
+    `[${label}]`,
+    ...texts.map((text) => `  ${text.replaceAll('\n', '\n  ')}`),
+  ]);
+  console.log(['damping scenes, messages received:', ...lines].join('\n'));
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function scene(label: string): Promise<Scene> {
+  const created = await createScene(label);
+  scenes.push(created);
+  return created;
+}
+
+/** The messages about the target (not cronwatch's own overdue alerts), recorded for the report. */
+function texts(s: Scene, label: string): string[] {
+  const about = s.api
+    .messages()
+    .map((message) => message.text)
+    .filter((text) => text.includes('<b>daemon</b>'));
+  received.set(label, about);
+  return about;
+}
+
+/** Kills the target's process and waits until it is gone. */
+async function crash(s: Scene): Promise<void> {
+  const pids = pidsOf(s.marker);
+  expect(pids).toHaveLength(1);
+  killAll(s.marker);
+  await waitFor(() => (pids.every(isGone) ? true : undefined), 'the daemon to die');
+}
+
+/** A run that must end with every target up. */
+async function check(s: Scene): Promise<void> {
+  const result = await s.run('check');
+  expect(result, `${result.stdout}${result.stderr}`).toMatchObject({ code: 0 });
+}
+
+/** Three problems in a row, each fixed by a restart: a flapping alert on the third. */
+async function makeFlap(s: Scene, label: string): Promise<void> {
+  await check(s);
+  for (let index = 0; index < 2; index += 1) {
+    await crash(s);
+    await check(s);
+  }
+  const sent = texts(s, label);
+  expect(sent).toHaveLength(3);
+  expect(sent[2]).toContain('<b>daemon</b> is flapping');
+}
+
+describe('cli: damping never drops an incident', () => {
+  it('replaces a SIGSTOPped worker after a flapping alert AND says so, while a plain repeat is merged', {
+    timeout: 240_000,
+  }, async () => {
+    const s = await scene('sigstop');
+    const heartbeat = s.path('heartbeat.json');
+    s.configure([{ start: s.daemonCommand(heartbeat), extra: [`state_file: ${heartbeat}`, 'max_age: 3s'] }]);
+    await makeFlap(s, 'sigstop');
+    // The same incident again, fixed by a restart: merged into the count.
+    await crash(s);
+    await check(s);
+    expect(texts(s, 'sigstop')).toHaveLength(3);
+
+    const [stopped] = pidsOf(s.marker);
+    process.kill(stopped!, 'SIGSTOP');
+    await sleep(4000);
+    await check(s);
+    expect(isGone(stopped!)).toBe(true);
+    const [replacement] = pidsOf(s.marker);
+    expect(runsMarker(replacement!, s.marker)).toBe(true);
+    const sent = texts(s, 'sigstop');
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toContain(`<b>daemon</b> was stale (hung), restarted, new pid ${replacement}`);
+    expect(sent[3]).toMatch(/Reason: state file \S+heartbeat\.json last written \d+s ago \(max_age 3s\)/);
+  });
+
+  it('sends a failed start after a flapping alert, with its log tail (the program was moved away)', {
+    timeout: 240_000,
+  }, async () => {
+    const s = await scene('moved');
+    copyFileSync(`${FIXTURES}/cli-daemon.mjs`, s.path('worker.mjs'));
+    s.configure([{ start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b` }]);
+    await makeFlap(s, 'moved');
+    renameSync(s.path('worker.mjs'), s.path('worker.mjs.moved'));
+    await crash(s);
+    const run = await s.run('check');
+    expect(run.code).toBe(1);
+    expect(pidsOf(s.marker)).toEqual([]);
+    const sent = texts(s, 'moved');
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toContain('<b>daemon</b> is down, restart failed');
+    expect(sent[3]).toContain('Start failed: exit code 1');
+    expect(sent[3]).toMatch(/<pre>[\s\S]*Cannot find module[\s\S]*worker\.mjs[\s\S]*<\/pre>/);
+  });
+
+  it('says once that a flapping target settled, with its state and how many changes were merged', {
+    timeout: 240_000,
+  }, async () => {
+    const s = await scene('settle');
+    // A 10 s interval: the flap window, and the settle window, are 6 intervals (60 s).
+    s.configure([{}], ['interval: 10s']);
+    await makeFlap(s, 'settle');
+    await crash(s);
+    await check(s);
+    expect(texts(s, 'settle')).toHaveLength(3);
+    await sleep(61_000);
+    await check(s);
+    await check(s);
+    const sent = texts(s, 'settle');
+    expect(sent).toHaveLength(4);
+    expect(sent[3]).toMatch(
+      /^🖥 <b>e2e-host<\/b> · cronwatch\n✅ <b>daemon<\/b> settled: up since \d{4}-\d\d-\d\d \d\d:\d\d UTC\n1 change merged since the flapping alert at \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/,
+    );
+    expect(sent[3]).toContain(HOST);
+  });
+});
