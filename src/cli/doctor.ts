@@ -16,7 +16,7 @@ import {
   findBlock,
 } from '../core/crontab.js';
 import { OVERDUE_INTERVALS } from '../core/overdue.js';
-import { redact } from '../core/redact.js';
+import { redact, secretsOf } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { scanProcessTable } from '../probes/process-table.js';
@@ -192,7 +192,7 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
   if (telegram === null) {
     return [skip('telegram', 'not configured (alerts are printed, so they land in the cron log)')];
   }
-  const secrets = [telegram.token, encodeURIComponent(telegram.token)];
+  const secrets = [telegram.token];
   const lib = await import('node-telegram-bot-api');
   const api = new lib.Api(telegram.token, {
     apiRoot: telegram.apiRoot,
@@ -485,7 +485,7 @@ export async function runDoctor(
     return [configLine, build, ...crontab.lines, daemon];
   }
   const loaded = config;
-  const secrets = loaded.channels.telegram === null ? [] : [loaded.channels.telegram.token];
+  const secrets = secretsOf(loaded);
   const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, lastRun, outbox] =
     await Promise.all([
       checkStateDir(loaded),

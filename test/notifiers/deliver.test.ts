@@ -367,7 +367,7 @@ describe('notifiers/deliver', () => {
       });
       const report = await deliver([broken]);
       expect(report.permanentErrors[0]?.error).toMatch(
-        /^Invalid Telegram api_root: .*bot<token>\/sendMessage/,
+        /^Invalid Telegram api_root: .*bot<redacted>\/sendMessage/,
       );
       expect(report.permanentErrors[0]?.error).not.toContain(TOKEN);
     });
