@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStat } from '../../src/actuators/proc-stat.js';
 import {
   childEnv,
   execSimple,
@@ -11,6 +10,7 @@ import {
   tailLines,
 } from '../../src/actuators/start.js';
 import type { ActionOutcome } from '../../src/core/types.js';
+import { readStat } from '../../src/probes/process-table.js';
 import { DAEMON, isRunning, Spawned, START_AND_EXIT, waitFor } from './helpers.js';
 
 const spawned = new Spawned();
