@@ -284,7 +284,7 @@ async function checkPingHosts(config: Config): Promise<CheckLine[]> {
 const SHELL_BUILTINS = new Set(['cd', '.', 'source', 'export', 'set', 'eval', 'if', 'for', 'while', 'case']);
 
 /** The words of a shell command line as `sh` splits them, quotes and backslashes undone. */
-export function shellWords(command: string): string[] {
+function shellWords(command: string): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;

@@ -30,7 +30,7 @@ import {
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
 /** Telegram allows a bot about 20 messages a minute in one group. */
-export const TELEGRAM_PER_MINUTE = 20;
+const TELEGRAM_PER_MINUTE = 20;
 
 // A message Telegram still finds too long is resent as plain text this long.
 const TRUNCATED_MAX_CHARS = TELEGRAM_MAX_CHARS - 96;

@@ -227,7 +227,7 @@ function fitEscaped(text: string, maxChars: number, markup: (text: string) => st
 }
 
 /** Slack mrkdwn: `&`, `<` and `>` are control characters (`<!channel>` would ping everyone). */
-export function escapeSlack(text: string): string {
+function escapeSlack(text: string): string {
   return text.replace(/[&<>]/g, (char) => SLACK_ESCAPES[char as keyof typeof SLACK_ESCAPES]);
 }
 

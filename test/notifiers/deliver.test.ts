@@ -8,8 +8,9 @@ import type { Channel } from '../../src/notifiers/channel.js';
 import { createConsoleChannel } from '../../src/notifiers/console.js';
 import { type DeliveryReport, deliverOutbox } from '../../src/notifiers/deliver.js';
 import { createTelegramChannel } from '../../src/notifiers/telegram.js';
-import { enqueue, newEnvelopeId, pending } from '../../src/store/outbox.js';
+import { enqueue, newEnvelopeId } from '../../src/store/outbox.js';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
+import { pending } from '../support/outbox.js';
 
 const TOKEN = '123456789:AAHsecret-token_value_ABCDEFGHIJKLMNOPQ';
 const CHAT_ID = '4242';

@@ -12,7 +12,8 @@ import {
   renderWebhook,
   SLACK_MAX_CHARS,
 } from '../../src/notifiers/webhook.js';
-import { enqueue, newEnvelopeId, pending } from '../../src/store/outbox.js';
+import { enqueue, newEnvelopeId } from '../../src/store/outbox.js';
+import { pending } from '../support/outbox.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhook-server.js';
 
 // Shaped like a Slack webhook: the last segment is the credential.
