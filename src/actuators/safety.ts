@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { hasProcFs, readStat } from './proc-stat.js';
+import { hasProcFs, readProcess, readStat } from '../probes/process-table.js';
 
 /** The largest value a `pid_t` holds; anything above it would wrap around in `kill(2)`. */
 const MAX_PID = 0x7fff_ffff;
@@ -32,7 +31,7 @@ export function assertSignalable(pid: number, pgid: number | null, guard: Signal
   checkId('pid', pid);
   if (pgid !== null) checkId('process group', pgid);
 
-  const selfPgid = guard.selfPgid ?? readStat(guard.selfPid)?.pgid ?? null;
+  const selfPgid = guard.selfPgid ?? idsOf(guard.selfPid)?.pgid ?? null;
   const refuse = (what: string, id: number, why: string): never => {
     throw new Error(`Refusing to signal ${what} \`${id}\`: ${why}`);
   };
@@ -59,10 +58,9 @@ function checkId(what: string, id: number): void {
  */
 export function ancestorsOf(selfPid: number): ReadonlySet<number> {
   const ancestors = new Set<number>();
-  const parentOf = hasProcFs ? (pid: number) => readStat(pid)?.ppid ?? null : psParentOf;
   let pid = selfPid;
   for (let depth = 0; depth < MAX_ANCESTOR_DEPTH; depth += 1) {
-    const ppid = parentOf(pid);
+    const ppid = idsOf(pid)?.ppid ?? null;
     if (ppid === null || ppid <= 0 || ancestors.has(ppid) || ppid === selfPid) break;
     ancestors.add(ppid);
     pid = ppid;
@@ -73,22 +71,18 @@ export function ancestorsOf(selfPid: number): ReadonlySet<number> {
 
 /** A guard for the running process: its pid, process group and ancestors, read once. */
 export function createSignalGuard(selfPid: number = process.pid): SignalGuard {
-  const selfPgid = hasProcFs ? (readStat(selfPid)?.pgid ?? null) : psField(selfPid, 'pgid');
-  return { selfPid, selfPgid, ancestors: ancestorsOf(selfPid) };
+  return { selfPid, selfPgid: idsOf(selfPid)?.pgid ?? null, ancestors: ancestorsOf(selfPid) };
 }
 
-function psParentOf(pid: number): number | null {
-  return psField(pid, 'ppid');
-}
-
-function psField(pid: number, field: 'ppid' | 'pgid'): number | null {
+/**
+ * The parent and group of `pid`: its stat file alone on Linux, `ps` elsewhere. null when unknown;
+ * a `ps` that fails leaves the guard to what it knows without it.
+ */
+function idsOf(pid: number): { readonly ppid: number; readonly pgid: number } | null {
+  if (hasProcFs) return readStat(pid);
   try {
-    const out = execFileSync('ps', ['-o', `${field}=`, '-p', String(pid)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const value = Number(out.trim());
-    return Number.isInteger(value) && out.trim() !== '' ? value : null;
+    const found = readProcess(pid);
+    return found === null || found.pgid < 0 ? null : found;
   } catch {
     return null;
   }

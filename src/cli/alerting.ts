@@ -2,6 +2,7 @@ import type { Alert, Config } from '../core/types.js';
 import type { Channel } from '../notifiers/channel.js';
 import { createConsoleChannel } from '../notifiers/console.js';
 import { type DeliveryReport, deliverOutbox } from '../notifiers/deliver.js';
+import type { HttpChannelOptions } from '../notifiers/http-policy.js';
 import { enqueue, newEnvelopeId, outboxDir } from '../store/outbox.js';
 
 export type { DeliveryReport };
@@ -16,16 +17,19 @@ export interface AlertOptions {
  * The configured channels, each loaded only when there is something to send; the console (stderr)
  * only when none is configured.
  */
-export async function channelsOf(config: Config): Promise<Channel[]> {
+export async function channelsOf(
+  config: Pick<Config, 'channels'>,
+  options: HttpChannelOptions = {},
+): Promise<Channel[]> {
   const { telegram, webhook } = config.channels;
   const channels: Channel[] = [];
   if (telegram !== null) {
     const { createTelegramChannel } = await import('../notifiers/telegram.js');
-    channels.push(createTelegramChannel(telegram));
+    channels.push(createTelegramChannel(telegram, options));
   }
   if (webhook !== null) {
     const { createWebhookChannel } = await import('../notifiers/webhook.js');
-    channels.push(createWebhookChannel(webhook));
+    channels.push(createWebhookChannel(webhook, options));
   }
   return channels.length > 0 ? channels : [createConsoleChannel()];
 }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ProcessOutput } from 'zx/core';
 import { type BlockResult, renderCrontabBlock, spliceBlock } from '../core/crontab.js';
 import type { Config } from '../core/types.js';
 import { defineCommand, loadConfigFor } from './command.js';
@@ -53,34 +53,36 @@ interface Ran {
   readonly stderr: string;
 }
 
-function runCrontab(args: readonly string[], input: string | null): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('crontab', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
+/** What the shell exits with when it finds no such command. */
+const COMMAND_NOT_FOUND = 127;
+
+/**
+ * Runs `crontab -l`, `crontab -` (with `input` on its stdin) or `crontab -r` through zx, loaded only
+ * here: shell work stays off the path of a healthy `check`, where zx's start-up would cost every
+ * run. Fixed words, nothing interpolated: any POSIX `sh` runs them, bash or not.
+ */
+async function runCrontab(flag: '-l' | '-' | '-r', input: string | null): Promise<Ran> {
+  const { $, quote } = await import('zx/core');
+  // zx picks bash and its quoting when bash is on PATH, and refuses to run without a quote function.
+  const sh = $({ nothrow: true, quiet: true, shell: '/bin/sh', prefix: '', quote, input: input ?? '' });
+  let ran: ProcessOutput;
+  try {
+    ran = await (flag === '-l' ? sh`crontab -l` : flag === '-' ? sh`crontab -` : sh`crontab -r`);
+  } catch (error) {
+    throw new CommandError(`cronwatch: cannot run crontab: ${(error as Error).message}`, EXIT_NOT_UP, {
+      cause: error,
     });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'ENOENT'
-          ? new CommandError(
-              'cronwatch: the crontab command is not installed (Debian/Ubuntu: apt-get install cron)',
-              EXIT_NOT_UP,
-            )
-          : new CommandError(`cronwatch: cannot run crontab: ${error.message}`, EXIT_NOT_UP, {
-              cause: error,
-            }),
-      );
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    // A crontab that failed to start has no reader for its stdin.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
+  }
+  if (ran.exitCode === COMMAND_NOT_FOUND) {
+    throw new CommandError(
+      'cronwatch: the crontab command is not installed (Debian/Ubuntu: apt-get install cron)',
+      EXIT_NOT_UP,
+    );
+  }
+  if (ran.exitCode === null && ran.signal === null) {
+    throw new CommandError(`cronwatch: cannot run crontab: ${ran.message}`, EXIT_NOT_UP);
+  }
+  return { code: ran.exitCode, stdout: ran.stdout, stderr: ran.stderr };
 }
 
 function failed(what: string, ran: Ran): CommandError {
@@ -90,7 +92,7 @@ function failed(what: string, ran: Ran): CommandError {
 
 /** The user's crontab (`crontab -l`); null when they have none. */
 export async function readCrontab(): Promise<string | null> {
-  const ran = await runCrontab(['-l'], null);
+  const ran = await runCrontab('-l', null);
   if (ran.code === 0) return ran.stdout;
   if (/no crontab for/i.test(ran.stderr)) return null;
   throw failed('crontab -l', ran);
@@ -98,7 +100,7 @@ export async function readCrontab(): Promise<string | null> {
 
 /** Replaces the user's crontab with `text` (`crontab -`); an empty text removes it (`crontab -r`). */
 export async function writeCrontab(text: string): Promise<void> {
-  const ran = text === '' ? await runCrontab(['-r'], null) : await runCrontab(['-'], text);
+  const ran = text === '' ? await runCrontab('-r', null) : await runCrontab('-', text);
   if (ran.code !== 0 && !(text === '' && /no crontab for/i.test(ran.stderr))) {
     throw failed(text === '' ? 'crontab -r' : 'crontab -', ran);
   }

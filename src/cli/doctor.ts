@@ -17,7 +17,7 @@ import {
   findBlock,
 } from '../core/crontab.js';
 import { OVERDUE_INTERVALS } from '../core/overdue.js';
-import { redact } from '../core/redact.js';
+import { redact, secretsOf } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration, formatDurationOver } from '../core/units.js';
 import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
@@ -201,7 +201,7 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
   if (telegram === null) {
     return [skip('telegram', 'not configured (alerts are printed, so they land in the cron log)')];
   }
-  const secrets = [telegram.token, encodeURIComponent(telegram.token)];
+  const secrets = [telegram.token];
   const lib = await import('node-telegram-bot-api');
   const api = new lib.Api(telegram.token, {
     apiRoot: telegram.apiRoot,
@@ -293,7 +293,7 @@ async function checkPingHosts(config: Config): Promise<CheckLine[]> {
 const SHELL_BUILTINS = new Set(['cd', '.', 'source', 'export', 'set', 'eval', 'if', 'for', 'while', 'case']);
 
 /** The words of a shell command line as `sh` splits them, quotes and backslashes undone. */
-export function shellWords(command: string): string[] {
+function shellWords(command: string): string[] {
   const words: string[] = [];
   let word = '';
   let inWord = false;
@@ -535,7 +535,7 @@ export async function runDoctor(
     return [configLine, build, ...crontab.lines, daemon];
   }
   const loaded = config;
-  const secrets = loaded.channels.telegram === null ? [] : [loaded.channels.telegram.token];
+  const secrets = secretsOf(loaded);
   const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, shared, lastRun, outbox] =
     await Promise.all([
       checkStateDir(loaded),

@@ -26,7 +26,7 @@ export interface RunMetricsInput {
  * Every configured target's metrics: states from the saved state (so a run over some targets
  * keeps the others' series), ages and memory only for those observed in this run.
  */
-export function targetMetrics(
+function targetMetrics(
   input: RunMetricsInput,
   counters: Readonly<Record<string, TargetMetrics['restarts']>>,
 ): TargetMetrics[] {

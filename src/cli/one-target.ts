@@ -39,7 +39,7 @@ export interface TargetChange {
 }
 
 /** How long a command on one target waits for a running check to finish. */
-export const LOCK_WAIT_MS = 90_000;
+const LOCK_WAIT_MS = 90_000;
 const LOCK_POLL_MS = 500;
 
 /**

@@ -1,7 +1,7 @@
 import { decide } from '../core/decide.js';
 import { isOverdue } from '../core/overdue.js';
 import type { Config, PauseInfo } from '../core/types.js';
-import { formatDuration } from '../core/units.js';
+import { formatBytes, formatDuration } from '../core/units.js';
 import { holdOf } from '../notifiers/deliver.js';
 import { describeShared } from '../probes/match.js';
 import { lockHolder } from '../store/lock.js';
@@ -39,18 +39,6 @@ export interface StatusRow {
 function describePause(pause: PauseInfo): string {
   const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;
   return `paused by ${pause.by}${pause.reason === null ? '' : ` (${pause.reason})`}, ${until}`;
-}
-
-function formatBytes(bytes: number | null): string {
-  if (bytes === null) return '-';
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
 }
 
 function table(rows: readonly (readonly string[])[]): string {
@@ -208,7 +196,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
     row.state,
     row.pid === null ? '-' : String(row.pid),
     row.uptimeMs === null ? '-' : formatDuration(row.uptimeMs),
-    formatBytes(row.rssBytes),
+    row.rssBytes === null ? '-' : formatBytes(row.rssBytes),
     row.cpuPercent === null ? '-' : `${row.cpuPercent}%`,
     row.stateFileAgeMs === null ? '-' : formatDuration(row.stateFileAgeMs),
     String(row.restarts24h),

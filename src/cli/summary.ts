@@ -42,7 +42,7 @@ function table(rows: readonly (readonly string[])[]): string[] {
 }
 
 /** The summary as text for the terminal. */
-export function summaryText(host: string, summary: Summary, skippedLines: number): string[] {
+function summaryText(host: string, summary: Summary, skippedLines: number): string[] {
   const { runs } = summary;
   const lines = [
     `cronwatch summary for ${host}, last ${formatDuration(summary.toMs - summary.fromMs)} ` +

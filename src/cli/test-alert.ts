@@ -1,4 +1,4 @@
-import { redact } from '../core/redact.js';
+import { redact, secretsOf } from '../core/redact.js';
 import type { Config, Envelope } from '../core/types.js';
 import type { Channel } from '../notifiers/channel.js';
 import { deliverOutbox, liveRefusal } from '../notifiers/deliver.js';
@@ -92,7 +92,7 @@ export async function runTestAlert(options: TestAlertOptions): Promise<number> {
     alerts: [{ kind: 'test', atMs: nowMs }],
   };
   const channels = await channelsOf(config);
-  const secrets = [config.channels.telegram?.token ?? '', config.channels.webhook?.url ?? ''];
+  const secrets = secretsOf(config);
   const say = (line: string) => process.stdout.write(`${redact(line, secrets)}\n`);
   if (config.channels.telegram === null && config.channels.webhook === null) {
     say(

@@ -20,7 +20,7 @@ import type {
   TargetState,
   TargetStatus,
 } from './types.js';
-import { formatDuration, formatDurationOver } from './units.js';
+import { formatBytes, formatDuration, formatDurationOver } from './units.js';
 
 /** Restart times older than this are dropped from the state. */
 export const RESTART_HISTORY_MS = 24 * 3_600_000;
@@ -213,11 +213,6 @@ function limitProblem(
   if (breaches.length === 0) return { limitRuns: 0, cpuSample, breach: null };
   const limitRuns = (sameProcess ? previous.limitRuns : 0) + 1;
   return { limitRuns, cpuSample, breach: breaches.join(', ') };
-}
-
-function formatBytes(bytes: number): string {
-  const mb = bytes / 1024 ** 2;
-  return mb >= 1024 ? `${(mb / 1024).toFixed(1)}GB` : `${Math.round(mb)}MB`;
 }
 
 function judge(

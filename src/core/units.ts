@@ -62,3 +62,19 @@ export function formatDurationOver(ms: number, limitMs: number): string {
   }
   return formatDuration(Math.ceil(ms / unitMs) * unitMs);
 }
+
+const SIZE_SYMBOLS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
+
+/**
+ * `512B`, `1.5KB`, `150MB`, `2GB`: powers of 1024, in the units config sizes are written in, so a
+ * limit prints as it was set; at most one decimal, and only below 10 of a unit.
+ */
+export function formatBytes(bytes: number): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < SIZE_SYMBOLS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 10 ? Math.round(value) : Number(value.toFixed(1))}${SIZE_SYMBOLS[unit]}`;
+}

@@ -12,6 +12,7 @@
 
 import type { Api, SendMessageParams } from 'node-telegram-bot-api';
 import { cutMiddle, htmlToPlainText, renderTelegram, TELEGRAM_MAX_CHARS } from '../core/format.js';
+import { redact } from '../core/redact.js';
 import type { TelegramChannelConfig } from '../core/types.js';
 import type { Channel, SendResult } from './channel.js';
 import {
@@ -29,7 +30,7 @@ import {
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
 /** Telegram allows a bot about 20 messages a minute in one group. */
-export const TELEGRAM_PER_MINUTE = 20;
+const TELEGRAM_PER_MINUTE = 20;
 
 // A message Telegram still finds too long is resent as plain text this long.
 const TRUNCATED_MAX_CHARS = TELEGRAM_MAX_CHARS - 96;
@@ -97,7 +98,7 @@ export function createTelegramChannel(
             tried.migrated = true;
             migratedNotice = redact(
               `Telegram chat ${chatId} became supergroup ${migrateTo}: set channels.telegram.chat_id to ${migrateTo}`,
-              config.token,
+              [config.token],
             );
             chatId = String(migrateTo);
             continue;
@@ -121,7 +122,7 @@ export function createTelegramChannel(
           }
         }
         const result = classify(error, lib, deadline.aborted, { requestTimeoutMs, sendTimeoutMs });
-        return { ...result, error: redact(result.error, config.token) };
+        return { ...result, error: redact(result.error, [config.token]) };
       }
     }
   };
@@ -135,18 +136,6 @@ export function createTelegramChannel(
     send: (message, sendOptions) => send(message, sendOptions.silent),
   };
 }
-
-/** Replaces the bot token (raw or URL-encoded), and anything shaped like one, by `<token>`. */
-export function redactToken(text: string, token: string): string {
-  let result = text;
-  for (const form of new Set([token, encodeURIComponent(token)])) {
-    if (form.length > 0) result = result.split(form).join('<token>');
-  }
-  // Telegram tokens are `<bot id>:<35 characters>`; catch one that is not ours, or mangled.
-  return result.replace(/\d{5,}(:|%3A)[A-Za-z0-9_-]{20,}/gi, '<token>');
-}
-
-const redact = redactToken;
 
 type Failure = Exclude<SendResult, { kind: 'delivered' }>;
 
@@ -208,6 +197,6 @@ function setupFailure(error: unknown, token: string): Failure {
   if (code === 'EPARAM') return { kind: 'permanent', scope: 'channel', error: 'Telegram bot token is empty' };
   return {
     kind: 'retry',
-    error: redact(`Could not set up the Telegram client: ${describeCauses(error)}`, token),
+    error: redact(`Could not set up the Telegram client: ${describeCauses(error)}`, [token]),
   };
 }

@@ -10,7 +10,7 @@
  *
  * The URL is a secret: Slack and Discord put the credential in its path. Errors name only the
  * host, are built from status codes and error codes rather than from messages (fetch quotes the
- * URL of a request it cannot parse), and pass through `redactUrl` all the same; the fingerprint is
+ * URL of a request it cannot parse), and pass through `redact` all the same; the fingerprint is
  * a hash.
  */
 
@@ -42,7 +42,6 @@ const DISCORD_SUPPRESS_EMBEDS = 1 << 2;
 const DISCORD_SUPPRESS_NOTIFICATIONS = 1 << 12;
 // What of an error answer's body is quoted (Slack says why only there: `no_service`, `invalid_payload`).
 const BODY_EXCERPT_CHARS = 200;
-const REDACTED = '<redacted>';
 // Room kept for a digest part's header, so the split does not depend on the part count or on
 // whether the envelope is delayed (a resumed send skips the parts already accepted).
 const DIGEST_HEADER_SAMPLE_SUFFIX = ' (delayed): 999 alerts (999/999)';
@@ -64,7 +63,7 @@ export function createWebhookChannel(
   const retries = options.retries ?? DEFAULT_RETRIES;
   const retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
   const target = describeTarget(config.url);
-  const hide = (text: string) => redactUrl(text, config.url);
+  const hide = (text: string) => redact(text, [config.url]);
 
   const attempt = async (body: string, deadline: AbortSignal): Promise<Attempt> => {
     let response: Response;
@@ -228,7 +227,7 @@ function fitEscaped(text: string, maxChars: number, markup: (text: string) => st
 }
 
 /** Slack mrkdwn: `&`, `<` and `>` are control characters (`<!channel>` would ping everyone). */
-export function escapeSlack(text: string): string {
+function escapeSlack(text: string): string {
   return text.replace(/[&<>]/g, (char) => SLACK_ESCAPES[char as keyof typeof SLACK_ESCAPES]);
 }
 
@@ -335,42 +334,6 @@ function describeTarget(url: string): string {
 /** A short one-line excerpt of an answer's body. */
 function excerpt(body: string): string {
   return cutMiddle(body.replace(/\s+/g, ' ').trim(), BODY_EXCERPT_CHARS).replace(/\n/g, ' ');
-}
-
-/**
- * Replaces the webhook URL, its path and query, their URL-encoded forms and any long path segment
- * or query value (the token part), by `<redacted>`; also anything shaped like a bot token.
- */
-export function redactUrl(text: string, url: string): string {
-  const secrets = new Set<string>([url]);
-  try {
-    const parsed = new URL(url);
-    secrets.add(parsed.href);
-    if (parsed.pathname.length > 1) secrets.add(`${parsed.pathname}${parsed.search}`).add(parsed.pathname);
-    if (parsed.search.length > 1) secrets.add(parsed.search.slice(1));
-    if (parsed.username !== '') secrets.add(parsed.username);
-    if (parsed.password !== '') secrets.add(parsed.password);
-    // Words like `services` or `webhooks` are not secret; ids and tokens are long and mixed.
-    for (const part of [...parsed.pathname.split('/'), ...parsed.searchParams.values()]) {
-      if (part.length >= 8 && !/^[a-z-]+$/.test(part)) secrets.add(part).add(safeDecode(part));
-    }
-  } catch {
-    // Not a URL: only the raw text can be hidden.
-  }
-  const forms = [...secrets].flatMap((secret) => [secret, encodeURIComponent(secret)]);
-  // Longest first, so the whole URL is replaced before its parts are.
-  forms.sort((a, b) => b.length - a.length);
-  let result = text;
-  for (const form of forms) if (form.length >= 6) result = result.split(form).join(REDACTED);
-  return redact(result);
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function isTimeout(error: unknown): boolean {

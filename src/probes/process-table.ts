@@ -197,8 +197,51 @@ function readCmdline(pid: number): string {
   return readBuffer.toString('utf8', 0, length);
 }
 
-function readStat(pid: number): StatFields {
+function statOf(pid: number): StatFields {
   return parseStatLine(readBuffer.toString('latin1', 0, readWhole(`/proc/${pid}/stat`)));
+}
+
+/** Whether this host has a Linux-style `/proc` to read. */
+export const hasProcFs = process.platform === 'linux';
+
+/**
+ * `/proc/<pid>/stat` alone (Linux): one file per pid keeps a walk over many processes cheap, where
+ * `readProcess` also takes the command line. null when gone, unreadable or not Linux.
+ */
+export function readStat(pid: number): StatFields | null {
+  if (!hasProcFs || !Number.isSafeInteger(pid) || pid <= 0) {
+    return null;
+  }
+  try {
+    return statOf(pid);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pids of the live (non-zombie) members of process group `pgid` (Linux; empty elsewhere). A zombie
+ * cannot act on a signal, and where pid 1 does not reap orphans (many containers) it would look
+ * alive forever.
+ */
+export function liveGroupMembers(pgid: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const members: number[] = [];
+  for (const name of names) {
+    if (!isPidName(name)) {
+      continue;
+    }
+    const stat = readStat(Number(name));
+    if (stat !== null && stat.pgid === pgid && stat.state !== 'Z') {
+      members.push(stat.pid);
+    }
+  }
+  return members;
 }
 
 function toProcessInfo(stat: StatFields, cmdline: string, host: Machine): ProcessInfo {
@@ -253,7 +296,7 @@ export async function scanProcessTable(): Promise<ProcessInfo[]> {
     }
     const pid = Number(name);
     try {
-      const stat = readStat(pid);
+      const stat = statOf(pid);
       table.push(toProcessInfo(stat, readCmdline(pid), host));
     } catch (error) {
       if (!isUnreadable(error)) {
@@ -283,9 +326,9 @@ export function readProcess(pid: number): ProcessInfo | null {
   const host = linuxMachine();
   try {
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt += 1) {
-      const before = readStat(pid);
+      const before = statOf(pid);
       const cmdline = readCmdline(pid);
-      const after = readStat(pid);
+      const after = statOf(pid);
       if (before.startTicks === after.startTicks) {
         return toProcessInfo(after, cmdline, host);
       }

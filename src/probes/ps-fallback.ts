@@ -9,7 +9,7 @@ import type { ProcessInfo } from '../core/types.js';
 /** A number `ps` did not give. Never a valid pid, group, size or time: never pass it to `kill`. */
 export const UNKNOWN = -1;
 /** A state `ps-list` did not give. */
-export const UNKNOWN_STATE = '?';
+const UNKNOWN_STATE = '?';
 const PS_TIMEOUT_MS = 5000;
 
 /**

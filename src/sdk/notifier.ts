@@ -11,11 +11,9 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { channelsOf } from '../cli/alerting.js';
 import type { TelegramChannelConfig } from '../core/types.js';
-import type { Channel } from '../notifiers/channel.js';
-import { createConsoleChannel } from '../notifiers/console.js';
 import { deliverOutbox } from '../notifiers/deliver.js';
-import { createTelegramChannel } from '../notifiers/telegram.js';
 import { acquireLock } from '../store/lock.js';
 import { enqueue, newEnvelopeId, readOutbox } from '../store/outbox.js';
 import { type Duration, durationMs } from './duration.js';
@@ -133,11 +131,9 @@ export function createNotifier(config: NotifierConfig): Notifier {
     );
   }
   const rateWindowMs = durationMs(rateLimit.per, 'rateLimit.per');
-  const channels: readonly Channel[] = [
-    config.telegram === undefined
-      ? createConsoleChannel()
-      : createTelegramChannel(telegramConfig(config.telegram), { sendTimeoutMs: SEND_TIMEOUT_MS }),
-  ];
+  const telegram = config.telegram === undefined ? null : telegramConfig(config.telegram);
+  // Built on the first delivery: a notifier that never sends never loads a channel.
+  let channels: ReturnType<typeof channelsOf> | undefined;
 
   const lastSentMs = new Map<string, number>();
   let recentMs: number[] = [];
@@ -152,7 +148,8 @@ export function createNotifier(config: NotifierConfig): Notifier {
       return { kind: 'skipped', reason: `another process (pid ${lock.pid}) is delivering the outbox` };
     }
     try {
-      const report = await deliverOutbox(stateDir, channels, { budgetMs: DELIVERY_BUDGET_MS });
+      channels ??= channelsOf({ channels: { telegram, webhook: null } }, { sendTimeoutMs: SEND_TIMEOUT_MS });
+      const report = await deliverOutbox(stateDir, await channels, { budgetMs: DELIVERY_BUDGET_MS });
       const reasons = new Map<string, string>();
       const latest = report.retryErrors.at(-1)?.error ?? null;
       for (const entry of report.pending) {

@@ -144,11 +144,6 @@ export async function remove(stateDir: string, id: string): Promise<void> {
   });
 }
 
-/** The queued envelopes in enqueue order. Unreadable files are moved aside (see `readOutbox`). */
-export async function pending(stateDir: string): Promise<OutboxEntry[]> {
-  return [...(await readOutbox(stateDir)).entries];
-}
-
 /**
  * Reads the whole outbox. A file that is not a valid entry is renamed to `<name>.corrupt` and
  * listed in `corrupt`, so one bad file neither stops delivery of the others nor vanishes; with

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { readStat } from '../../src/actuators/proc-stat.js';
+import { readStat } from '../../src/probes/process-table.js';
 
 /** The daemon stand-in; see its header for the modes. */
 export const DAEMON = fileURLToPath(new URL('../fixtures/act-daemon.mjs', import.meta.url));

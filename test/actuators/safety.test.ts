@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStat } from '../../src/actuators/proc-stat.js';
 import { ancestorsOf, assertSignalable, createSignalGuard } from '../../src/actuators/safety.js';
+import { readStat } from '../../src/probes/process-table.js';
 import { Spawned } from './helpers.js';
 
 const spawned = new Spawned();

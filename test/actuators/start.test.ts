@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStat } from '../../src/actuators/proc-stat.js';
 import {
   childEnv,
   execSimple,
@@ -12,6 +11,7 @@ import {
   tailLines,
 } from '../../src/actuators/start.js';
 import type { ActionOutcome } from '../../src/core/types.js';
+import { readStat } from '../../src/probes/process-table.js';
 import { DAEMON, isRunning, Spawned, START_AND_EXIT, waitFor } from './helpers.js';
 
 const spawned = new Spawned();

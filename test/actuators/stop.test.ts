@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStat } from '../../src/actuators/proc-stat.js';
 import { createSignalGuard } from '../../src/actuators/safety.js';
 import { type StopRequest, stopTarget } from '../../src/actuators/stop.js';
 import type { ProcessIdentity } from '../../src/core/types.js';
-import { readProcess } from '../../src/probes/process-table.js';
+import { readProcess, readStat } from '../../src/probes/process-table.js';
 import { isRunning, Spawned, waitFor } from './helpers.js';
 
 const spawned = new Spawned();

@@ -87,6 +87,18 @@ describe('cronwatch crontab', () => {
     }
   });
 
+  it('says how to get crontab when the shell finds none, exit 1', async () => {
+    const file = ws.writeConfig(configText('10m'), 'no-crontab.yaml');
+    const result = await cronwatch(['crontab', '--install', '--config', file], {
+      env: { PATH: join(ws.dir, 'empty-path') },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'cronwatch: the crontab command is not installed (Debian/Ubuntu: apt-get install cron)\n',
+    );
+    expect(result.stdout).toBe('');
+  });
+
   it('matches crontab.example, the block for examples/cronwatch.yaml', async () => {
     const config = await loadConfig(join(ROOT, 'examples/cronwatch.yaml'), {
       TELEGRAM_BOT_TOKEN: '123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr',

@@ -114,6 +114,17 @@ describe('cronwatch check as cron runs it', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ dryRun: false, exitCode: 0 });
     expect(result.packages).toContain('yargs');
     expect(result.packages).not.toContain('node-telegram-bot-api');
+    expect(result.packages).not.toContain('zx');
+  });
+
+  it('loads zx only where cronwatch shells out: crontab editing, never a check', async () => {
+    const s = await setUp('yaml');
+    const check = await runRecorded(SOURCE_ENTRY, ['check', '-c', s.config], s.dir);
+    expect(check).toMatchObject({ code: 0, stderr: '' });
+    expect(check.packages).not.toContain('zx');
+    // The control: `--remove` of a block that is not there only reads the crontab (`crontab -l`).
+    const crontab = await runRecorded(SOURCE_ENTRY, ['crontab', '--remove', '-c', s.config], s.dir);
+    expect(crontab.packages).toContain('zx');
   });
 
   it('runs nothing when an option is misspelled: `check --dryrun` is a usage error, not a real run', async () => {

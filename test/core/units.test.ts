@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatDurationOver } from '../../src/core/units.js';
+import { formatBytes, formatDuration, formatDurationOver, parseSizeBytes } from '../../src/core/units.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -41,3 +41,26 @@ function parseShown(text: string): number {
   const units: Record<string, number> = { s: SECOND, m: MINUTE, h: HOUR, d: DAY };
   return text.split(' ').reduce((sum, part) => sum + Number(part.slice(0, -1)) * units[part.slice(-1)]!, 0);
 }
+
+describe('core/units sizes', () => {
+  describe('formatBytes()', () => {
+    it.each([
+      [0, '0B'],
+      [512, '512B'],
+      [1536, '1.5KB'],
+      [10 * 1024 - 1, '10KB'],
+      [150 * 1024 ** 2, '150MB'],
+      [Math.round(1.25 * 1024 ** 3), '1.3GB'],
+      [2 * 1024 ** 3, '2GB'],
+      [3 * 1024 ** 4, '3TB'],
+    ])('prints %i bytes as %s', (bytes, text) => {
+      expect(formatBytes(bytes)).toBe(text);
+    });
+
+    it('prints a limit as the size it was configured with', () => {
+      for (const size of ['512KB', '150MB', '1.5GB', '2GB']) {
+        expect(formatBytes(parseSizeBytes(size)!)).toBe(size);
+      }
+    });
+  });
+});

@@ -57,7 +57,9 @@ export async function exampleWorkspace(name: string): Promise<ExampleWorkspace> 
   cpSync(join(ROOT, 'examples', name), ws.dir, { recursive: true });
   mkdirSync(ws.path('node_modules'));
   symlinkSync(ROOT, ws.path('node_modules/cronwatch'));
-  symlinkSync(join(ROOT, 'node_modules/tsx'), ws.path('node_modules/tsx'));
+  for (const name of ['tsx', 'zx']) {
+    symlinkSync(join(ROOT, 'node_modules', name), ws.path(`node_modules/${name}`));
+  }
   // `cronwatch` on the PATH, as `npm install -g cronwatch` would put it, running this repository.
   mkdirSync(ws.path('bin'));
   writeFileSync(

@@ -13,8 +13,9 @@ import {
   nextTryMs,
 } from '../../src/notifiers/deliver.js';
 import { createTelegramChannel } from '../../src/notifiers/telegram.js';
-import { enqueue, newEnvelopeId, pending, recordChannelWorked } from '../../src/store/outbox.js';
+import { enqueue, newEnvelopeId, recordChannelWorked } from '../../src/store/outbox.js';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
+import { pending } from '../support/outbox.js';
 
 const TOKEN = '123456789:AAHsecret-token_value_ABCDEFGHIJKLMNOPQ';
 const CHAT_ID = '4242';
@@ -405,7 +406,7 @@ describe('notifiers/deliver', () => {
       });
       const report = await deliver([broken]);
       expect(report.permanentErrors[0]?.error).toMatch(
-        /^Invalid Telegram api_root: .*bot<token>\/sendMessage/,
+        /^Invalid Telegram api_root: .*bot<redacted>\/sendMessage/,
       );
       expect(report.permanentErrors[0]?.error).not.toContain(TOKEN);
     });

@@ -2,7 +2,14 @@ import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessIdentity, ProcessInfo } from '../../src/core/types.js';
-import { parseStatLine, readProcess, sameProcess, scanProcessTable } from '../../src/probes/process-table.js';
+import {
+  liveGroupMembers,
+  parseStatLine,
+  readProcess,
+  readStat,
+  sameProcess,
+  scanProcessTable,
+} from '../../src/probes/process-table.js';
 import {
   cleanUp,
   deadPid,
@@ -12,6 +19,7 @@ import {
   spawnTracked,
   spawnZombie,
   uniqueMarker,
+  waitFor,
   waitForProcess,
 } from './probe-helpers.js';
 
@@ -134,6 +142,35 @@ describe('probes', () => {
     it('reads a zombie as a zombie', async () => {
       const { zombiePid } = await spawnZombie();
       expect(readProcess(zombiePid)).toMatchObject({ pid: zombiePid, state: 'Z' });
+    });
+  });
+
+  describe.runIf(onLinux)('readStat()', () => {
+    it('reads the stat fields of one process as readProcess does, and null for none', async () => {
+      const marker = uniqueMarker('stat-one');
+      const child = spawnSleeper(marker);
+      const read = await waitForProcess(child.pid!, marker);
+      expect(readStat(child.pid!)).toMatchObject({
+        pid: read.pid,
+        ppid: read.ppid,
+        pgid: read.pgid,
+        sid: read.sid,
+        startTicks: read.startTicks,
+      });
+      expect(readStat(await deadPid())).toBeNull();
+      expect(readStat(0)).toBeNull();
+    });
+  });
+
+  describe.runIf(onLinux)('liveGroupMembers()', () => {
+    it('lists the live members of a process group, not its zombies', async () => {
+      const leader = spawnTracked('/bin/sh', ['-c', 'sleep 0 & exec sleep 60'], { detached: true });
+      const pgid = leader.pid!;
+      await waitFor(`a zombie in group ${pgid}`, async () =>
+        (await scanProcessTable()).find((entry) => entry.pgid === pgid && entry.state === 'Z'),
+      );
+      expect(liveGroupMembers(pgid)).toEqual([pgid]);
+      expect(liveGroupMembers(await deadPid())).toEqual([]);
     });
   });
 

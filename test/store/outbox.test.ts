@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Envelope } from '../../src/core/types.js';
-import { enqueue, newEnvelopeId, pending, readOutbox, remove, save } from '../../src/store/outbox.js';
+import { enqueue, newEnvelopeId, readOutbox, remove, save } from '../../src/store/outbox.js';
+import { pending } from '../support/outbox.js';
 
 let stateDir: string;
 
@@ -42,7 +43,7 @@ describe('store/outbox', () => {
     });
   });
 
-  describe('enqueue() and pending()', () => {
+  describe('enqueue() and readOutbox()', () => {
     it('returns an enqueued envelope with fresh delivery bookkeeping', async () => {
       const queued = envelope(Date.now());
       await enqueue(stateDir, queued);
@@ -88,7 +89,7 @@ describe('store/outbox', () => {
       });
       vi.resetModules();
       const fresh = await import('../../src/store/outbox.js');
-      const [entry] = await fresh.pending(stateDir);
+      const [entry] = (await fresh.readOutbox(stateDir)).entries;
       expect(entry).toMatchObject({
         id: queued.id,
         alerts: queued.alerts,

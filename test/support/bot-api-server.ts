@@ -20,8 +20,8 @@
  * A fault with `method` applies only to that method; others pass it by.
  */
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LoopbackServerOptions, startLoopbackServer } from './loopback-server.js';
 
 export type Fault =
   /** 429 with `parameters.retry_after` (seconds; default 1). */
@@ -85,11 +85,6 @@ export interface BotApiServer {
   close(): Promise<void>;
 }
 
-export interface BotApiServerOptions {
-  /** Listen on this port (e.g. to come back on the port of a closed server); default random. */
-  readonly port?: number;
-}
-
 const FAULT_RESPONSES: {
   readonly [K in Exclude<FaultKind, 'hang' | 'close'>]: (fault: Extract<Fault, { kind: K }>) => {
     status: number;
@@ -120,13 +115,12 @@ function apiError(status: number, description: string, parameters?: Record<strin
   };
 }
 
-export async function startBotApiServer(options: BotApiServerOptions = {}): Promise<BotApiServer> {
+export async function startBotApiServer(options: LoopbackServerOptions = {}): Promise<BotApiServer> {
   const requests: RecordedRequest[] = [];
   const sent: SentMessage[] = [];
   const queue: Fault[] = [];
   let standing: Fault | null = null;
   let messageId = 0;
-  const sockets = new Set<Socket>();
 
   const takeFault = (method: string): Fault | null => {
     const index = queue.findIndex((fault) => fault.method === undefined || fault.method === method);
@@ -135,10 +129,9 @@ export async function startBotApiServer(options: BotApiServerOptions = {}): Prom
     return null;
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+  const handle = (request: IncomingMessage, body: string, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(url.pathname);
-    const body = await readBody(request);
     if (!match) {
       reply(response, 404, { ok: false, error_code: 404, description: 'Not Found' });
       return;
@@ -211,28 +204,14 @@ export async function startBotApiServer(options: BotApiServerOptions = {}): Prom
     reply(response, 404, { ok: false, error_code: 404, description: 'Not Found: method not found' });
   };
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch(() => request.socket.destroy());
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await startLoopbackServer(handle, options);
 
   const normalize = (fault: Fault | FaultKind): Fault =>
     typeof fault === 'string' ? { kind: fault } : fault;
 
   return {
-    apiRoot: `http://127.0.0.1:${port}`,
-    port,
+    apiRoot: server.origin,
+    port: server.port,
     requests,
     messages: () => [...sent],
     failNext: (fault, count = 1) => {
@@ -241,25 +220,8 @@ export async function startBotApiServer(options: BotApiServerOptions = {}): Prom
     setFault: (fault) => {
       standing = fault === null ? null : normalize(fault);
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close((error) => (error ? reject(error) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: server.close,
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }
 
 function parseBody(body: string, contentType: string | undefined): Record<string, unknown> {

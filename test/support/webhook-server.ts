@@ -15,8 +15,8 @@
  * Queued replies (`replyNext`) come first, then the standing one (`setReply`), then 200 `ok`.
  */
 
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { type LoopbackServerOptions, startLoopbackServer } from './loopback-server.js';
 
 export type WebhookReply =
   | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
@@ -53,60 +53,43 @@ export interface WebhookServer {
 
 const OK: WebhookReply = { status: 200, body: 'ok' };
 
-export async function startWebhookServer(options: { readonly port?: number } = {}): Promise<WebhookServer> {
+export async function startWebhookServer(options: LoopbackServerOptions = {}): Promise<WebhookServer> {
   const requests: WebhookRequest[] = [];
   const queue: WebhookReply[] = [];
   let standing: WebhookReply | null = null;
-  const sockets = new Set<Socket>();
 
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const reply = queue.shift() ?? standing ?? OK;
-      const record = (status: number | null) =>
-        requests.push({
-          method: request.method ?? '',
-          path: request.url ?? '',
-          headers: request.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          status,
-        });
-      if (reply === 'hang') {
-        record(null);
-        return;
-      }
-      if (reply === 'close') {
-        record(null);
-        request.socket.destroy();
-        return;
-      }
-      record(reply.status);
-      const body = reply.body ?? '';
-      response.writeHead(reply.status, {
-        'content-type': 'text/plain',
-        'content-length': Buffer.byteLength(body),
-        ...reply.headers,
+  const server = await startLoopbackServer((request, body, response) => {
+    const reply = queue.shift() ?? standing ?? OK;
+    const record = (status: number | null) =>
+      requests.push({
+        method: request.method ?? '',
+        path: request.url ?? '',
+        headers: request.headers,
+        body,
+        status,
       });
-      response.end(body);
+    if (reply === 'hang') {
+      record(null);
+      return;
+    }
+    if (reply === 'close') {
+      record(null);
+      request.socket.destroy();
+      return;
+    }
+    record(reply.status);
+    const text = reply.body ?? '';
+    response.writeHead(reply.status, {
+      'content-type': 'text/plain',
+      'content-length': Buffer.byteLength(text),
+      ...reply.headers,
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+    response.end(text);
+  }, options);
 
   return {
-    port,
-    url: (path) => `http://127.0.0.1:${port}${path}`,
+    port: server.port,
+    url: (path) => `${server.origin}${path}`,
     requests,
     accepted: () =>
       requests
@@ -118,14 +101,6 @@ export async function startWebhookServer(options: { readonly port?: number } = {
     setReply: (reply) => {
       standing = reply;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close((error) => (error ? reject(error) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: server.close,
   };
 }
