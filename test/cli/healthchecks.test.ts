@@ -206,6 +206,50 @@ describe('cli', () => {
     });
   });
 
+  describe('doctor', () => {
+    const healthchecksLines = (result: CliResult) =>
+      result.stdout.split('\n').filter((line) => line.includes('healthchecks'));
+
+    it('says sync is due, then that each check exists, and fails a paused one', async () => {
+      const f = await begin('doctor');
+      f.configure({ targets: jobTarget(f.dir, 'backup') });
+      expect(healthchecksLines(await f.run('doctor', '--no-cron', '--ascii'))).toEqual([
+        expect.stringMatching(
+          /healthchecks sync: healthchecks sync is due: 2 check\(s\) not provisioned yet \(web-1-cronwatch, web-1-backup\)$/,
+        ),
+        expect.stringMatching(
+          /healthchecks check web-1-cronwatch: does not exist \(run cronwatch healthchecks sync\)$/,
+        ),
+        expect.stringMatching(/healthchecks check web-1-backup: does not exist/),
+      ]);
+      expect((await f.run('healthchecks', 'sync')).code).toBe(0);
+      f.hc.checks[1]!.status = 'paused';
+      const after = await f.run('doctor', '--no-cron', '--ascii');
+      expect(after.code).toBe(1);
+      expect(healthchecksLines(after)).toEqual([
+        expect.stringMatching(/healthchecks check web-1-cronwatch: exists, new$/),
+        expect.stringMatching(/healthchecks check web-1-backup: is paused in healthchecks$/),
+      ]);
+    });
+
+    it('without an API key, sends each check a /log ping and fails a 404', async () => {
+      const f = await begin('doctorping');
+      f.hc.addCheck({ name: 'own', slug: 'web-1-cronwatch' });
+      f.configure({ apiKey: null, targets: jobTarget(f.dir, 'backup') });
+      const result = await f.run('doctor', '--no-cron', '--ascii');
+      expect(healthchecksLines(result).slice(1)).toEqual([
+        expect.stringMatching(/healthchecks check web-1-cronwatch: accepts pings \(a \/log ping was sent\)$/),
+        expect.stringMatching(
+          /healthchecks check web-1-backup: does not exist \(404; give healthchecks.api_key and run sync\)$/,
+        ),
+      ]);
+      expect(f.hc.pings.map((ping) => [ping.kind, ping.check])).toEqual([
+        ['log', 'own'],
+        ['log', ''],
+      ]);
+    });
+  });
+
   describe('check in slug mode', () => {
     it('pings the host check and each target check by slug, every ping a POST', async () => {
       const f = await begin('healthy');

@@ -17,6 +17,8 @@
  * - `/start` marks the check started, success `up`, `/fail` (or a non-zero exit status)
  *   `down`, `/log` changes nothing; a ping to a paused check resumes it.
  *
+ * `/` answers 200, as the web UI's welcome page does; other paths 404.
+ *
  * Management API v3 (`X-Api-Key`, 32 characters; on POST also `api_key` in the JSON body):
  * - `GET /api/v3/checks/[?slug=..][&tag=..]`: `{"checks": [...]}`; a read-only key gets them
  *   without `uuid`, `ping_url`, `update_url`, `channels` and with `unique_key`;
@@ -406,7 +408,10 @@ export async function startPingServer(options: PingServerOptions = {}): Promise<
             'content-length': Buffer.byteLength(text),
           });
           response.end(text);
-        } else handlePing(request, url, body, reply);
+        } else if (url.pathname.startsWith('/ping/')) handlePing(request, url, body, reply);
+        // The web UI's pages: what doctor's look at the ping host's root finds.
+        else if (url.pathname === '/') reply(200, 'healthchecks stand-in');
+        else reply(404, 'not found');
       })
       .catch(() => request.socket.destroy());
   });
