@@ -168,6 +168,10 @@ export function createPingSession(options: PingOptions = {}): PingSession {
 
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (giveUp.signal.aborted) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(resolve, ms);
       giveUp.signal.addEventListener(
         'abort',
