@@ -53,4 +53,8 @@ export const COMMANDS: Readonly<
     describe: 'write a heartbeat to a state file (for targets written in shell)',
     load: () => import('./beat.js'),
   },
+  healthchecks: {
+    describe: 'sync: create or update the healthchecks checks of this host and its targets',
+    load: () => import('./healthchecks.js'),
+  },
 };

@@ -158,6 +158,10 @@ export const command = defineCommand({
       throw new CommandError(`cronwatch: ${config.file}: ${block.reason}`, EXIT_USAGE);
     compiledEntry(root);
     const said = args.install ? await install(config, block.lines) : [];
+    if (args.install) {
+      const due = await (await import('./healthchecks.js')).syncDueLine(config);
+      if (due !== null) said.push(`cronwatch: ${due}; run: cronwatch healthchecks sync`);
+    }
     process.stdout.write(`${[...block.lines, ...said].join('\n')}\n`);
     return EXIT_OK;
   },

@@ -290,6 +290,59 @@ async function checkPingHosts(config: Config): Promise<CheckLine[]> {
   );
 }
 
+/**
+ * Slug mode: each check cronwatch pings must exist, once, and not be paused, or its pings are
+ * refused (404, 409) or alert no one. With an API key the project's list says so; without one,
+ * a `/log` ping (which changes no check's state) to each shows it is accepted.
+ */
+async function checkHealthchecks(config: Config): Promise<CheckLine[]> {
+  const hc = config.healthchecks;
+  if (hc === null) return [];
+  const { checksOf, syncDueLine } = await import('./healthchecks.js');
+  const desired = checksOf(config);
+  const due = await syncDueLine(config);
+  const lines: CheckLine[] = due === null ? [] : [fail('healthchecks sync', due)];
+  if (hc.apiKey !== null) {
+    const { listChecks } = await import('../notifiers/healthchecks-api.js');
+    let existing: Awaited<ReturnType<typeof listChecks>>;
+    try {
+      existing = await listChecks(hc);
+    } catch (error) {
+      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, errorText(error))];
+    }
+    for (const check of desired) {
+      const same = existing.filter((candidate) => candidate.slug === check.slug);
+      const label = `healthchecks check ${check.slug}`;
+      if (same.length === 0) lines.push(fail(label, 'does not exist (run cronwatch healthchecks sync)'));
+      else if (same.length > 1)
+        lines.push(fail(label, `${same.length} checks have this slug: pings are refused (409)`));
+      else if (same[0]!.status === 'paused') lines.push(fail(label, 'is paused in healthchecks'));
+      else lines.push(ok(label, `exists, ${same[0]!.status}`));
+    }
+    return lines;
+  }
+  const { sendPings } = await import('../notifiers/heartbeat-ping.js');
+  const own = config.heartbeatUrl === null ? [] : [config.heartbeatUrl];
+  const urls = [...own, ...config.targets.map((target) => target.pingUrl ?? '')];
+  const results = await sendPings(
+    urls.map((url) => ({
+      url,
+      kind: 'log' as const,
+      rid: null,
+      body: 'cronwatch doctor: is this check there?',
+    })),
+  );
+  results.forEach((result, index) => {
+    const label = `healthchecks check ${desired[index]?.slug ?? '?'}`;
+    if (result.ok) lines.push(ok(label, 'accepts pings (a /log ping was sent)'));
+    else if (result.status === 404)
+      lines.push(fail(label, 'does not exist (404; give healthchecks.api_key and run sync)'));
+    else if (result.status === 409) lines.push(fail(label, 'two checks have this slug (409)'));
+    else lines.push(fail(label, result.error ?? 'not accepted'));
+  });
+  return lines;
+}
+
 const SHELL_BUILTINS = new Set(['cd', '.', 'source', 'export', 'set', 'eval', 'if', 'for', 'while', 'case']);
 
 /** The words of a shell command line as `sh` splits them, quotes and backslashes undone. */
@@ -536,20 +589,33 @@ export async function runDoctor(
   }
   const loaded = config;
   const secrets = secretsOf(loaded);
-  const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, shared, lastRun, outbox] =
-    await Promise.all([
-      checkStateDir(loaded),
-      checkBuild(root),
-      crontabOf(loaded),
-      cronDaemon(),
-      checkTelegram(loaded.channels.telegram),
-      checkWebhook(loaded),
-      checkPingHosts(loaded),
-      Promise.all(loaded.targets.map(checkTarget)),
-      checkSharedProcesses(loaded),
-      checkLastRun(loaded, nowMs),
-      checkOutbox(loaded, secrets),
-    ]);
+  const [
+    stateDir,
+    build,
+    crontab,
+    daemon,
+    telegram,
+    webhook,
+    pings,
+    healthchecks,
+    targets,
+    shared,
+    lastRun,
+    outbox,
+  ] = await Promise.all([
+    checkStateDir(loaded),
+    checkBuild(root),
+    crontabOf(loaded),
+    cronDaemon(),
+    checkTelegram(loaded.channels.telegram),
+    checkWebhook(loaded),
+    checkPingHosts(loaded),
+    checkHealthchecks(loaded),
+    Promise.all(loaded.targets.map(checkTarget)),
+    checkSharedProcesses(loaded),
+    checkLastRun(loaded, nowMs),
+    checkOutbox(loaded, secrets),
+  ]);
   const telegramWorks = telegram.every((line) => line.status === 'ok');
   const released = telegramWorks ? await releaseHeldTelegram(loaded) : null;
   const cronEnv =
@@ -568,6 +634,7 @@ export async function runDoctor(
     ...telegram,
     webhook,
     ...pings,
+    ...healthchecks,
     ...targets,
     ...shared,
     lastRun,

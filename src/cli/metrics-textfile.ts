@@ -56,6 +56,7 @@ export async function writeRunMetrics(file: string, input: RunMetricsInput): Pro
       runStartedMs: input.startedMs,
       runEndedMs: input.endedMs,
       alertsPending: input.alertsPending,
+      intervalMs: input.config.intervalMs,
     }),
   );
   await writeFileAtomic(file, text, 0o644);

@@ -2,25 +2,28 @@
  * Watching the watcher, for one `check` run:
  * - the events log (`state_dir/events.jsonl`): the run's start and end, flips, restarts and
  *   alerts, which `summary` reads;
- * - the heartbeat (`heartbeat.url`, healthchecks protocol): `/start?rid=` once the run holds the
- *   lock, and at its end the URL (success) or `/fail`, with the same rid and the run's report as
- *   body. A run that finds the lock held does nothing, so it pings nothing: its start would never
- *   be followed by an end and the service would count the check as hung. `/fail` means cronwatch
- *   could not do its job: state dir or state file unusable, outbox unwritable, or alerts left
- *   undelivered. A target down is cronwatch doing its job: success. A config that cannot be read
- *   names no URL, so that run pings nothing; the missing success ping is what the service
- *   alerts on;
- * - each target's `ping_url`: its health at the end of the run (up: success, else `/fail` with
- *   the reason; paused or unobservable targets are not relayed);
+ * - cronwatch's own check (`heartbeat.url`, or `<host>-cronwatch` by slug with `healthchecks`):
+ *   `/start?rid=` once the run holds the lock, and at its end the URL (success) or `/fail`, with
+ *   the same rid and the run's report as body. A run that finds the lock held does nothing, so it
+ *   pings nothing: its start would never be followed by an end and the service would count the
+ *   check as hung. `/fail` means cronwatch could not do its job: state dir or state file
+ *   unusable, outbox unwritable, or alerts left undelivered. A target down is cronwatch doing its
+ *   job: success. A config that cannot be read names no URL, so that run pings nothing; the
+ *   missing success ping is what the service alerts on;
+ * - each target's check (`ping_url`, or `<host>-<target>` by slug): a `/log` as soon as the run
+ *   restarted it, failed to start it or put it in backoff, then at the end its health (up:
+ *   success, else `/fail` with the reason; paused or unobservable targets are not relayed);
  * - the metrics textfile (`metrics.textfile`).
  *
- * The ping and metrics code is loaded only when configured, and nothing here throws: a log,
- * metrics file or ping that fails is reported on stderr and the run goes on.
+ * All of a run's pings share one session (heartbeat-ping.ts): they add at most its 15 s budget
+ * to the run, whatever the service does, and the pings of one check keep their order. The ping
+ * and metrics code is loaded only when configured, and nothing here throws: a log, metrics file
+ * or ping that fails is reported on stderr and the run goes on.
  */
 import { type CheckEventsInput, type CronwatchEvent, checkEvents } from '../core/events.js';
 import { redact } from '../core/redact.js';
 import type { Config, Observation, State } from '../core/types.js';
-import type { Ping } from '../notifiers/heartbeat-ping.js';
+import type { Ping, PingSession } from '../notifiers/heartbeat-ping.js';
 import { appendEvents } from '../store/events.js';
 import type { DeliveryReport } from './alerting.js';
 import type { CheckReport } from './check.js';
@@ -77,10 +80,40 @@ export function reportText(report: CheckReport, problem: string | null): string 
   return redact(lines.join('\n'));
 }
 
+/**
+ * The `/log` pings of a concluded run: each target it restarted, failed to start or put in
+ * backoff, with what happened, so the target's own check shows the incident, not only
+ * cronwatch's. The end ping that follows says whether it is up.
+ */
+export function targetLogPings(config: Config, input: CheckEventsInput): Ping[] {
+  const urls = new Map(config.targets.map((target) => [target.name, target.pingUrl]));
+  const pings: Ping[] = [];
+  for (const verdict of input.plan.verdicts) {
+    const url = urls.get(verdict.target) ?? null;
+    if (url === null) continue;
+    const outcome = input.outcomes[verdict.target];
+    const found = `${verdict.target}: ${verdict.status}${verdict.reason === null ? '' : ` (${verdict.reason})`}`;
+    let text: string | null = null;
+    if (outcome?.kind === 'started') text = `${found}; restarted, pid ${outcome.pid}`;
+    else if (outcome?.kind === 'stop_failed') text = `${found}; stop failed: ${outcome.error}`;
+    else if (outcome?.kind === 'start_failed') {
+      const why =
+        outcome.error ??
+        (outcome.signal === null ? `exit code ${outcome.exitCode}` : `killed by ${outcome.signal}`);
+      text = [`${found}; start failed: ${why}`, ...outcome.logTail].join('\n');
+    } else if (input.plan.flips.some((flip) => flip.target === verdict.target && flip.to === 'backoff')) {
+      text = `${found}; restart limit reached, backing off`;
+    }
+    if (text !== null) pings.push({ url, kind: 'log', rid: null, body: redact(text) });
+  }
+  return pings;
+}
+
 function targetPings(config: Config, report: CheckReport): Ping[] {
+  const urls = new Map(config.targets.map((target) => [target.name, target.pingUrl]));
   const pings: Ping[] = [];
   for (const target of report.targets) {
-    const url = config.targets.find((candidate) => candidate.name === target.name)?.pingUrl ?? null;
+    const url = urls.get(target.name) ?? null;
     if (url === null || target.observed === 'paused' || target.observed === 'unknown') continue;
     const body =
       target.status === 'up'
@@ -91,19 +124,16 @@ function targetPings(config: Config, report: CheckReport): Ping[] {
   return pings;
 }
 
-async function sendAll(pings: readonly Ping[]): Promise<void> {
-  if (pings.length === 0) return;
-  try {
-    const { sendPings } = await import('../notifiers/heartbeat-ping.js');
-    for (const result of await sendPings(pings)) {
-      // Unreachable or failing services are left to alert by the missing ping; a refusal (404:
-      // no such check) would never alert anyone, so it is said.
-      if (!result.ok && result.status !== null && result.status < 500 && result.status !== 429) {
-        warn(`${result.error} (check the ping URL)`);
-      }
+/** What the end of the run says of its pings: only refusals, which would never alert anyone. */
+function reportRefusals(results: readonly { ok: boolean; status: number | null; error: string | null }[]) {
+  for (const result of results) {
+    // Unreachable or failing services are left to alert by the missing ping; a refusal (404: no
+    // such check, 409: two checks with that slug) is said.
+    if (!result.ok && result.status !== null && result.status < 500 && result.status !== 429) {
+      const hint =
+        result.status === 409 ? 'two checks have this slug' : 'check the ping URL, or run healthchecks sync';
+      warn(`${result.error} (${hint})`);
     }
-  } catch (error) {
-    warn(`could not send pings: ${messageOf(error)}`);
   }
 }
 
@@ -134,7 +164,19 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
   const rid = runId();
   const heartbeat = config.heartbeatUrl;
   let begun = false;
-  let startPing: Promise<void> = Promise.resolve();
+  // Loaded with the first ping; a run with no ping URL never loads the HTTP code.
+  let session: Promise<PingSession | null> | null = null;
+  const send = (pings: readonly Ping[]) => {
+    if (pings.length === 0) return;
+    session ??= import('../notifiers/heartbeat-ping.js').then(
+      (module) => module.createPingSession(),
+      (error: unknown) => {
+        warn(`could not send pings: ${messageOf(error)}`);
+        return null;
+      },
+    );
+    void session.then((open) => open?.send(pings));
+  };
 
   // Appends are chained so the log keeps their order; the start's is not waited for, so that
   // its write overlaps the run's observation.
@@ -144,11 +186,13 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
     return logged;
   };
   const end = async (ok: boolean, body: string, others: readonly Ping[]) => {
-    // The service pairs a start with its end by rid: the start must have arrived first.
-    await startPing;
+    // The session sends a check's pings in order: this end follows its start, as the service
+    // pairs them by rid.
     const own: Ping[] =
       heartbeat === null ? [] : [{ url: heartbeat, kind: ok ? 'success' : 'fail', rid, body }];
-    await sendAll([...others, ...own]);
+    send([...others, ...own]);
+    const open = await session;
+    if (open) reportRefusals(await open.drain());
   };
 
   const watch: RunWatch = {
@@ -164,9 +208,10 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
     async begin() {
       begun = true;
       void log([{ kind: 'run_start', atMs: startedMs, rid }]);
-      if (heartbeat !== null) startPing = sendAll([{ url: heartbeat, kind: 'start', rid, body: null }]);
+      if (heartbeat !== null) send([{ url: heartbeat, kind: 'start', rid, body: '' }]);
     },
     async concluded(input) {
+      send(targetLogPings(config, input));
       await log(checkEvents(input));
     },
     async finish({ report, state, observations, delivery }) {

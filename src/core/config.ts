@@ -3,7 +3,14 @@
  * errors, each naming the key path and what was expected. Hand-written rather than a schema
  * library: cron starts this 288 times a day, and the messages are the product.
  */
-import type { Config, TargetConfig, TelegramChannelConfig, WebhookChannelConfig } from './types.js';
+import { checkSlug, hostSlug, OWN_CHECK_NAME, SLUG_MAX_LENGTH, slugPingUrl } from './healthchecks.js';
+import type {
+  Config,
+  HealthchecksConfig,
+  TargetConfig,
+  TelegramChannelConfig,
+  WebhookChannelConfig,
+} from './types.js';
 import { parseDurationMs, parseSizeBytes } from './units.js';
 
 export interface ConfigInput {
@@ -55,10 +62,12 @@ const TOP_KEYS = [
   'channels',
   'alerts',
   'heartbeat',
+  'healthchecks',
   'metrics',
   'defaults',
   'targets',
 ] as const;
+const HEALTHCHECKS_KEYS = ['url', 'ping_url', 'ping_key', 'api_key'] as const;
 const TELEGRAM_KEYS = ['token', 'chat_id', 'api_root', 'thread_id'] as const;
 const WEBHOOK_KEYS = ['url', 'format'] as const;
 const WEBHOOK_FORMATS = ['slack', 'discord', 'json'] as const;
@@ -139,7 +148,7 @@ class Reader {
     if (typeof value === 'string') {
       return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
         const found = this.env[name];
-        if (path.startsWith('channels')) this.secretEnv.add(name);
+        if (path.startsWith('channels') || path.startsWith('healthchecks')) this.secretEnv.add(name);
         if (found === undefined) {
           this.fail(path, `environment variable ${name} is not set`);
           return '';
@@ -275,6 +284,72 @@ function readWebhook(reader: Reader, value: unknown): WebhookChannelConfig | nul
     return null;
   }
   return url === null ? null : { url, format: format as WebhookChannelConfig['format'] };
+}
+
+function readHealthchecks(reader: Reader, value: unknown): HealthchecksConfig | null {
+  if (value === undefined || value === null) return null;
+  const raw = reader.dict(value, 'healthchecks', HEALTHCHECKS_KEYS);
+  const url = reader.url(raw.url, 'healthchecks.url');
+  if (raw.url === undefined) {
+    reader.fail('healthchecks.url', 'expected the instance URL, e.g. https://healthchecks.io, got nothing');
+  }
+  const pingUrl = reader.url(raw.ping_url, 'healthchecks.ping_url');
+  const pingKey = reader.string(raw.ping_key, 'healthchecks.ping_key');
+  if (raw.ping_key === undefined) {
+    reader.fail('healthchecks.ping_key', "expected the project's ping key (Project Settings), got nothing");
+  } else if (pingKey !== null && !/^[A-Za-z0-9_-]+$/.test(pingKey)) {
+    reader.fail('healthchecks.ping_key', 'expected letters, digits, - and _ only (a ping key)');
+  }
+  const apiKey = reader.string(raw.api_key, 'healthchecks.api_key');
+  if (url === null || pingKey === null) return null;
+  const root = url.replace(/\/+$/, '');
+  return { url: root, pingUrl: (pingUrl ?? `${root}/ping`).replace(/\/+$/, ''), pingKey, apiKey };
+}
+
+/**
+ * Slug mode names every check after the host: the host must give a slug, no target may take
+ * cronwatch's own check, and a check given both by URL and by slug is refused, naming both keys.
+ */
+function checkSlugMode(
+  reader: Reader,
+  host: string,
+  heartbeatUrl: string | null,
+  targets: readonly PlacedTarget[],
+): void {
+  if (hostSlug(host) === '') {
+    reader.fail(
+      'host',
+      `expected a host name with a letter or digit (healthchecks slugs), got ${show(host)}`,
+    );
+    return;
+  }
+  if (heartbeatUrl !== null) {
+    reader.fail(
+      'heartbeat.url',
+      `cronwatch's own check is given twice: by heartbeat.url and by healthchecks.ping_key (slug ${checkSlug(host, OWN_CHECK_NAME)}); keep one`,
+    );
+  }
+  for (const { target, path, own } of targets) {
+    const pingKey = 'ping_url' in own ? `${path}.ping_url` : 'defaults.ping_url';
+    const slug = checkSlug(host, target.name);
+    if (target.name === OWN_CHECK_NAME) {
+      reader.fail(
+        `${path}.name`,
+        `the name cronwatch is cronwatch's own healthchecks check (slug ${slug}); choose another`,
+      );
+    } else if (slug.length > SLUG_MAX_LENGTH) {
+      reader.fail(
+        `${path}.name`,
+        `expected a slug of at most ${SLUG_MAX_LENGTH} characters with the host, got ${slug}`,
+      );
+    }
+    if (target.pingUrl !== null) {
+      reader.fail(
+        pingKey,
+        `the check of ${target.name} is given twice: by ${pingKey} and by healthchecks.ping_key (slug ${slug}); keep one`,
+      );
+    }
+  }
 }
 
 /** `5 in 1h`; `off` (or false) for no limit. */
@@ -472,6 +547,7 @@ export function validateConfig(input: ConfigInput): ConfigResult {
       ? 0
       : (reader.duration(alerts.reminder, 'alerts.reminder') ?? DEFAULT_REMINDER_MS);
   const heartbeatUrl = reader.url(reader.dict(top.heartbeat, 'heartbeat', ['url']).url, 'heartbeat.url');
+  const healthchecks = readHealthchecks(reader, top.healthchecks);
   const textfile = reader.string(
     reader.dict(top.metrics, 'metrics', ['textfile']).textfile,
     'metrics.textfile',
@@ -483,11 +559,11 @@ export function validateConfig(input: ConfigInput): ConfigResult {
   );
 
   const targets: TargetConfig[] = [];
+  const placed: PlacedTarget[] = [];
   if (!Array.isArray(top.targets)) {
     reader.fail('targets', `expected a list of targets, got ${show(top.targets)}`);
   } else {
     const seen = new Set<string>();
-    const placed: PlacedTarget[] = [];
     top.targets.forEach((raw, index) => {
       const target = readTarget(reader, raw, `targets[${index}]`, defaults, configDir, stateDir);
       if (target === null) return;
@@ -499,6 +575,7 @@ export function validateConfig(input: ConfigInput): ConfigResult {
     });
     checkOneClaimEach(reader, placed);
   }
+  if (healthchecks !== null) checkSlugMode(reader, host, heartbeatUrl, placed);
   if (reader.errors.length > 0) return { kind: 'invalid', errors: reader.errors };
   return {
     kind: 'valid',
@@ -509,9 +586,19 @@ export function validateConfig(input: ConfigInput): ConfigResult {
       host,
       channels: { telegram, webhook },
       reminderMs,
-      heartbeatUrl,
+      heartbeatUrl:
+        healthchecks === null
+          ? heartbeatUrl
+          : slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, OWN_CHECK_NAME)),
+      healthchecks,
       metricsTextfile: textfile === null ? null : resolvePath(configDir, textfile),
-      targets,
+      targets:
+        healthchecks === null
+          ? targets
+          : targets.map((target) => ({
+              ...target,
+              pingUrl: slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, target.name)),
+            })),
       secretEnv: [...reader.secretEnv],
     },
   };

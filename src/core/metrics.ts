@@ -90,6 +90,8 @@ export interface RunMetrics {
   readonly runEndedMs: number;
   /** Envelopes left in the outbox after the run's delivery. */
   readonly alertsPending: number;
+  /** The configured interval, so that a rule can tell a late run without knowing the config. */
+  readonly intervalMs: number;
 }
 
 function perTarget(
@@ -159,6 +161,12 @@ export function runMetricFamilies(input: RunMetrics): MetricFamily[] {
       help: 'When the last check run ended, in seconds since the epoch.',
       type: 'gauge',
       samples: [{ labels: {}, value: input.runEndedMs / 1000 }],
+    },
+    {
+      name: 'cronwatch_interval_seconds',
+      help: 'The interval cron runs check at (config interval); a run is overdue after 3 of them.',
+      type: 'gauge',
+      samples: [{ labels: {}, value: input.intervalMs / 1000 }],
     },
     {
       name: 'cronwatch_alerts_pending',

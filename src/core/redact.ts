@@ -39,7 +39,13 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** Every secret in `config`: the bot token, the webhook URL, the heartbeat and ping URLs. */
 export function secretsOf(config: Config): string[] {
-  const secrets = [config.channels.telegram?.token, config.channels.webhook?.url, config.heartbeatUrl];
+  const secrets = [
+    config.channels.telegram?.token,
+    config.channels.webhook?.url,
+    config.heartbeatUrl,
+    config.healthchecks?.pingKey,
+    config.healthchecks?.apiKey,
+  ];
   for (const target of config.targets) secrets.push(target.pingUrl);
   return secrets.filter((secret): secret is string => typeof secret === 'string' && secret !== '');
 }

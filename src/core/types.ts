@@ -41,7 +41,10 @@ export interface TargetConfig {
   readonly restartLimit: { readonly count: number; readonly windowMs: number } | null;
   /** Five-field cron expression of a planned restart, written into the crontab block. */
   readonly restartSchedule: string | null;
-  /** A healthchecks URL that relays this target's health (up: success, else /fail). */
+  /**
+   * A healthchecks URL that relays this target's health (up: success, else /fail): `ping_url`,
+   * or the slug URL of `<host>-<name>` with `healthchecks`.
+   */
   readonly pingUrl: string | null;
   /** How many matching processes are expected; more is reported, never "fixed". */
   readonly instances: number;
@@ -63,6 +66,18 @@ export interface TelegramChannelConfig {
   readonly threadId: number | null;
 }
 
+/** A healthchecks project whose checks are pinged by slug (see core/healthchecks.ts). */
+export interface HealthchecksConfig {
+  /** The instance (its SITE_ROOT), without a trailing slash; the API is at `<url>/api/v3/`. */
+  readonly url: string;
+  /** The ping endpoint, without a trailing slash; default `<url>/ping`. */
+  readonly pingUrl: string;
+  /** The project's ping key. */
+  readonly pingKey: string;
+  /** A read-write Management API key, for `healthchecks sync`; null: none given. */
+  readonly apiKey: string | null;
+}
+
 export interface Config {
   /** Absolute path of the file the config was read from. */
   readonly file: string;
@@ -78,8 +93,13 @@ export interface Config {
   };
   /** Repeat an unresolved problem this often; 0: never. */
   readonly reminderMs: number;
-  /** cronwatch's own dead man's switch (healthchecks ping protocol); null: none. */
+  /**
+   * cronwatch's own dead man's switch (healthchecks ping protocol): `heartbeat.url`, or its
+   * check's slug URL with `healthchecks`; null: none.
+   */
   readonly heartbeatUrl: string | null;
+  /** Slug mode: the targets' and cronwatch's checks by slug in this project; null: not used. */
+  readonly healthchecks: HealthchecksConfig | null;
   /** node_exporter textfile collector file; null: no metrics. */
   readonly metricsTextfile: string | null;
   readonly targets: readonly TargetConfig[];

@@ -101,7 +101,7 @@ describe('cli', () => {
       expect(result).toMatchObject({ code: 0, stdout: '' });
       const own = s.hc.pingsOf('cronwatch');
       expect(own.map((ping) => [ping.method, ping.kind])).toEqual([
-        ['GET', 'start'],
+        ['POST', 'start'],
         ['POST', 'success'],
       ]);
       expect(own.map((ping) => ping.answered)).toEqual([200, 200]);

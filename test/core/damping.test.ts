@@ -229,6 +229,7 @@ describe('core', () => {
         heartbeatUrl: null,
         metricsTextfile: null,
         targets,
+        healthchecks: null,
         secretEnv: [],
       };
     }

@@ -48,6 +48,7 @@ function config(...targets: TargetConfig[]): Config {
     channels: { telegram: null, webhook: null },
     reminderMs: 0,
     heartbeatUrl: null,
+    healthchecks: null,
     metricsTextfile: null,
     targets,
     secretEnv: [],

@@ -33,6 +33,7 @@ describe('core', () => {
         runStartedMs: STARTED_MS,
         runEndedMs: STARTED_MS + 250,
         alertsPending: 2,
+        intervalMs: 300_000,
       }),
     );
     const families = parsePrometheusText(text);
@@ -72,6 +73,7 @@ describe('core', () => {
         (STARTED_MS + 250) / 1000,
       );
       expect(families.get('cronwatch_alerts_pending')?.samples[0]?.value).toBe(2);
+      expect(families.get('cronwatch_interval_seconds')?.samples[0]?.value).toBe(300);
     });
 
     it('counts restarts per target, planned apart', () => {

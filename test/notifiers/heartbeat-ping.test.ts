@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cutBody, PING_BODY_MAX_BYTES, pingUrl, sendPings } from '../../src/notifiers/heartbeat-ping.js';
+import { VERSION } from '../../src/core/version.js';
+import {
+  announcedLimit,
+  createPingSession,
+  cutBody,
+  DEFAULT_PING_BODY_LIMIT_BYTES,
+  pingUrl,
+  sendPings,
+} from '../../src/notifiers/heartbeat-ping.js';
 import { type PingServer, startPingServer } from '../support/ping-server.js';
 
 // Short waits so that retries and timeouts do not slow the suite; the defaults are tested end to end.
@@ -13,6 +21,9 @@ describe('notifiers', () => {
         'https://hc-ping.com/abc/start?rid=r-1',
       );
       expect(pingUrl('https://hc-ping.com/abc/', 'success', 'r-1')).toBe('https://hc-ping.com/abc?rid=r-1');
+      expect(pingUrl('https://hc.example/ping/key/slug', 'log', null)).toBe(
+        'https://hc.example/ping/key/slug/log',
+      );
       expect(pingUrl('https://hc.example/ping/key/slug?create=1', 'fail', null)).toBe(
         'https://hc.example/ping/key/slug/fail?create=1',
       );
@@ -32,6 +43,63 @@ describe('notifiers', () => {
     });
   });
 
+  describe('announcedLimit()', () => {
+    it('reads a positive whole number and nothing else', () => {
+      expect(announcedLimit('2000')).toBe(2000);
+      expect(announcedLimit(undefined)).toBeNull();
+      expect(announcedLimit('0')).toBeNull();
+      expect(announcedLimit('lots')).toBeNull();
+    });
+  });
+
+  describe('createPingSession()', () => {
+    let hc: PingServer;
+    afterEach(() => hc.close());
+
+    it('sends every ping as a POST with its User-Agent, so a POST-only check ignores none', async () => {
+      hc = await startPingServer();
+      hc.addCheck({ name: 'own', methods: 'POST' });
+      const rid = randomUUID();
+      const session = createPingSession();
+      void session.send([{ url: hc.url('own'), kind: 'start', rid, body: '' }]);
+      void session.send([{ url: hc.url('own'), kind: 'success', rid, body: 'all 2 targets up' }]);
+      const results = await session.drain();
+      expect(results.map((result) => result.ok)).toEqual([true, true]);
+      expect(hc.pings.map((p) => [p.method, p.kind, p.rid, p.body, p.userAgent])).toEqual([
+        ['POST', 'start', rid, '', `cronwatch/${VERSION}`],
+        ['POST', 'success', rid, 'all 2 targets up', `cronwatch/${VERSION}`],
+      ]);
+      expect(hc.pings[1]?.contentType).toMatch(/^text\/plain/);
+      // The start and end paired by rid: healthchecks measured the run and left "started".
+      expect(hc.checks[0]).toMatchObject({ status: 'up', started: false });
+    });
+
+    it('cuts a body, head and tail, to the Ping-Body-Limit the server announced', async () => {
+      hc = await startPingServer({ pingBodyLimit: 2000 });
+      const session = createPingSession();
+      expect(session.bodyLimitBytes).toBe(DEFAULT_PING_BODY_LIMIT_BYTES);
+      void session.send([
+        { url: hc.url('own'), kind: 'start', rid: null, body: '' },
+        { url: hc.url('own'), kind: 'fail', rid: null, body: `head\n${'x'.repeat(50_000)}\nhow it ended` },
+      ]);
+      await session.drain();
+      expect(session.bodyLimitBytes).toBe(2000);
+      const end = hc.pings[1]!;
+      expect(end.receivedBytes).toBeLessThanOrEqual(2000);
+      expect(end.body.startsWith('head')).toBe(true);
+      expect(end.body.endsWith('how it ended')).toBe(true);
+    });
+
+    it('cuts to 10,000 bytes when the server announces no limit', async () => {
+      hc = await startPingServer({ pingBodyLimit: null });
+      await sendPings([
+        { url: hc.url('own'), kind: 'fail', rid: null, body: `head\n${'x'.repeat(50_000)}\ntail` },
+      ]);
+      expect(hc.pings[0]!.receivedBytes).toBeLessThanOrEqual(DEFAULT_PING_BODY_LIMIT_BYTES);
+      expect(hc.pings[0]!.body.endsWith('tail')).toBe(true);
+    });
+  });
+
   describe('sendPings()', () => {
     let hc: PingServer;
     beforeEach(async () => {
@@ -39,54 +107,45 @@ describe('notifiers', () => {
     });
     afterEach(() => hc.close());
 
-    it('sends a start by GET and an end by POST with a text body, with the same rid', async () => {
-      const rid = randomUUID();
-      const [start] = await sendPings([{ url: hc.url('own'), kind: 'start', rid, body: null }]);
-      const [end] = await sendPings([{ url: hc.url('own'), kind: 'success', rid, body: 'all 2 targets up' }]);
-      expect(start).toMatchObject({ ok: true, status: 200, attempts: 1, error: null });
-      expect(end).toMatchObject({ ok: true, status: 200 });
-      expect(hc.pings.map((p) => [p.method, p.kind, p.rid, p.body])).toEqual([
-        ['GET', 'start', rid, ''],
-        ['POST', 'success', rid, 'all 2 targets up'],
-      ]);
-      expect(hc.pings[1]?.contentType).toMatch(/^text\/plain/);
-    });
-
-    it('cuts a long body to 10 kB', async () => {
-      const body = `head\n${'x'.repeat(50_000)}\ntail`;
-      await sendPings([{ url: hc.url('own'), kind: 'fail', rid: null, body }]);
-      const received = hc.pings[0]!.body;
-      expect(Buffer.byteLength(received)).toBeLessThanOrEqual(PING_BODY_MAX_BYTES);
-      expect(received.startsWith('head')).toBe(true);
-      expect(received.endsWith('tail')).toBe(true);
-    });
-
     it('retries a server error, and not a refusal', async () => {
       hc.failNext(503);
       const [retried] = await sendPings([{ url: hc.url('a'), kind: 'success', rid: null, body: 'ok' }], FAST);
       expect(retried).toMatchObject({ ok: true, attempts: 2 });
-      hc.setMode({ status: 404 });
-      const [refused] = await sendPings(
-        [{ url: hc.url('secret-uuid'), kind: 'success', rid: null, body: 'ok' }],
-        FAST,
-      );
+      const missing = `${hc.pingEndpoint}/${randomUUID()}`;
+      const [refused] = await sendPings([{ url: missing, kind: 'success', rid: null, body: 'ok' }], FAST);
       expect(refused).toMatchObject({ ok: false, status: 404, attempts: 1 });
       // The URL is a credential of sorts: only its origin is named.
       expect(refused?.error).toBe(`success ping to ${hc.origin}: HTTP 404`);
     });
 
-    it('gives up on a server that does not answer, without throwing', async () => {
-      hc.setMode('hang');
+    it('is refused 404 for no such slug and 409 for a slug two checks share', async () => {
+      hc.addCheck({ name: 'one', slug: 'web-1-bot' });
+      hc.addCheck({ name: 'two', slug: 'web-1-bot' });
+      const base = `${hc.pingEndpoint}/${hc.pingKey}`;
       const results = await sendPings(
         [
-          { url: hc.url('a'), kind: 'start', rid: null, body: null },
-          { url: hc.url('b'), kind: 'fail', rid: null, body: 'down' },
+          { url: `${base}/web-1-bot`, kind: 'success', rid: null, body: '' },
+          { url: `${base}/web-1-nothing`, kind: 'success', rid: null, body: '' },
         ],
         FAST,
       );
-      expect(results.map((result) => result.ok)).toEqual([false, false]);
-      expect(results[0]?.error).toContain('no answer in time');
-      expect(hc.pingsOf('a').length).toBeGreaterThanOrEqual(1);
+      expect(results.map((result) => result.status)).toEqual([409, 404]);
+    });
+
+    it('gives up on a server that does not answer within the budget, without throwing', async () => {
+      hc.setMode('hang');
+      const session = createPingSession(FAST);
+      void session.send([{ url: hc.url('a'), kind: 'start', rid: null, body: '' }]);
+      void session.send([
+        { url: hc.url('a'), kind: 'fail', rid: null, body: 'down' },
+        { url: hc.url('b'), kind: 'success', rid: null, body: 'up' },
+      ]);
+      const results = await session.drain();
+      expect(results.map((result) => result.ok)).toEqual([false, false, false]);
+      expect(results[0]?.error).toContain('no answer');
+      // Once the run waits for its pings, a start is not tried again: after the end it would
+      // show the check as running.
+      expect(hc.pingsOf('a').filter((ping) => ping.kind === 'start')).toHaveLength(1);
     });
 
     it('gives up on a server that is down, without throwing', async () => {
