@@ -26,6 +26,8 @@ export interface TargetOptions {
   readonly start?: string;
   /** Replaces the default match (the daemon fixture with the marker). */
   readonly match?: string;
+  /** Replaces the default `start_grace` (700ms). */
+  readonly startGrace?: string;
   /** Further YAML lines of the target, each indented by four spaces. */
   readonly extra?: readonly string[];
 }
@@ -82,7 +84,7 @@ export async function createScene(label: string): Promise<Scene> {
           `  - name: ${target.name ?? 'daemon'}`,
           `    match: '${target.match ?? `cli-daemon\\.mjs ${marker}\\b`}'`,
           `    start: ${JSON.stringify(target.start ?? scene.daemonCommand())}`,
-          '    start_grace: 700ms',
+          `    start_grace: ${target.startGrace ?? '700ms'}`,
           '    stop_timeout: 5s',
           ...(target.extra ?? []).map((line) => `    ${line}`),
         );
