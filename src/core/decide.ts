@@ -22,7 +22,6 @@ import type {
 } from './types.js';
 import { formatDuration } from './units.js';
 
-
 /** Restart times older than this are dropped from the state. */
 export const RESTART_HISTORY_MS = 24 * 3_600_000;
 /** The longest backoff; never a give-up that only a person can lift. */
