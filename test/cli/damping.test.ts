@@ -97,7 +97,10 @@ describe('cli: damping never drops an incident', () => {
   }, async () => {
     const s = await scene('moved');
     copyFileSync(`${FIXTURES}/cli-daemon.mjs`, s.path('worker.mjs'));
-    s.configure([{ start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b` }]);
+    // Node may take longer than 700 ms to fail under load; a failed start must be seen as one.
+    s.configure([
+      { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b`, startGrace: '5s' },
+    ]);
     await makeFlap(s, 'moved');
     renameSync(s.path('worker.mjs'), s.path('worker.mjs.moved'));
     await crash(s);
