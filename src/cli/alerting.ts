@@ -1,4 +1,5 @@
 import type { Alert, Config } from '../core/types.js';
+import { unsetUnder } from '../core/unset-env.js';
 import type { Channel } from '../notifiers/channel.js';
 import { createConsoleChannel } from '../notifiers/console.js';
 import { type DeliveryReport, deliverOutbox } from '../notifiers/deliver.js';
@@ -13,8 +14,24 @@ export interface AlertOptions {
 }
 
 /**
+ * A configured channel that cannot send here, because a variable its config needs is unset: it
+ * fails every message as a retry, so its alerts wait in the outbox (and the run ends with
+ * `/fail`) until a run whose environment has the variable delivers them.
+ */
+function unusableChannel(name: string, variables: readonly string[]): Channel {
+  const error = `${variables.join(', ')} not set in this environment (channels.${name})`;
+  return {
+    name,
+    fingerprint: `unset:${variables.join(',')}`,
+    pacingMs: 0,
+    render: () => [''],
+    send: async () => ({ kind: 'retry', error }),
+  };
+}
+
+/**
  * The configured channels, each loaded only when there is something to send; the console (stderr)
- * only when none is configured.
+ * only when none is configured. A channel whose variables are unset is there, unusable.
  */
 export async function channelsOf(config: Config): Promise<Channel[]> {
   const { telegram, webhook } = config.channels;
@@ -26,6 +43,10 @@ export async function channelsOf(config: Config): Promise<Channel[]> {
   if (webhook !== null) {
     const { createWebhookChannel } = await import('../notifiers/webhook.js');
     channels.push(createWebhookChannel(webhook));
+  }
+  for (const name of ['telegram', 'webhook']) {
+    const variables = unsetUnder(config.unsetEnv, `channels.${name}`);
+    if (variables.length > 0) channels.push(unusableChannel(name, variables));
   }
   return channels.length > 0 ? channels : [createConsoleChannel()];
 }

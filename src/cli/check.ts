@@ -1,6 +1,7 @@
 import { conclude, decide, type Plan, type Verdict } from '../core/decide.js';
 import { describeOverdue, overdueAlert } from '../core/overdue.js';
 import type { ActionOutcome, Alert, Config, State } from '../core/types.js';
+import { describeUnset, unsetNames } from '../core/unset-env.js';
 import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { act } from './act.js';
@@ -150,7 +151,18 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const outcomes = await act(plan.actions, config);
     const concludedMs = Date.now();
     const finished = conclude({ plan, previous, outcomes, config, nowMs: concludedMs });
-    const state = finished.state;
+    const unset = unsetNames(config.unsetEnv);
+    const { unsetEnvSaid: said = [], ...concluded } = finished.state;
+    // Cron mails every line: a missing variable is said once, and again when the set changes.
+    if (unset.join(',') !== said.join(',') && unset.length > 0) {
+      const waiting = config.unsetEnv.some((entry) => entry.path.startsWith('channels'))
+        ? '; alerts wait in the outbox until a run has it'
+        : '';
+      notices.push(
+        `${describeUnset(config.unsetEnv)}${waiting}. Fix: set it above the cronwatch block (crontab -e)`,
+      );
+    }
+    const state: State = unset.length > 0 ? { ...concluded, unsetEnvSaid: unset } : concluded;
     await saveState(config.stateDir, state);
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
     if (overdue !== null) notices.push(describeOverdue(overdue));
@@ -195,7 +207,14 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       lines.push(...deliveryLines(delivery, { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
-    await watch?.finish({ report, state, observations, delivery });
+    const unusable = describeUnset(config.unsetEnv);
+    await watch?.finish({
+      report,
+      state,
+      observations,
+      delivery,
+      problems: unusable === null ? [] : [unusable],
+    });
     return exitCode;
   } catch (error) {
     await watch?.fail(error);
@@ -224,7 +243,8 @@ export const command = defineCommand({
       }),
   run: async (args) =>
     runCheck({
-      config: await loadConfigFor(args),
+      // A real run says it once, in its report (see `unsetEnvSaid`); a dry run like any command.
+      config: await loadConfigFor(args, { warnUnset: args['dry-run'] }),
       names: args.names ?? [],
       dryRun: args['dry-run'],
       json: args.json,

@@ -19,6 +19,7 @@ import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { describeUnset, unsetUnder } from '../core/unset-env.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { readOutbox } from '../store/outbox.js';
 import { loadState } from '../store/state.js';
@@ -162,8 +163,8 @@ async function checkCronEnvironment(config: Config, crontab: readonly string[]):
   if (missing.length === 0) return ok(label, `${config.secretEnv.join(', ')} set for cron jobs`);
   return fail(
     label,
-    `${missing.join(', ')} not set for cron jobs, which get no shell environment, so every run would stop ` +
-      'on a config error. Fix: crontab -e and add NAME=value lines above the cronwatch block',
+    `${missing.join(', ')} not set for cron jobs, which get no shell environment, so every run would ` +
+      'have its channel or ping off. Fix: crontab -e and add NAME=value lines above the cronwatch block',
   );
 }
 
@@ -485,6 +486,15 @@ export async function runDoctor(
     return [configLine, build, ...crontab.lines, daemon];
   }
   const loaded = config;
+  const unset = describeUnset(loaded.unsetEnv);
+  const environment =
+    unset === null ? [] : [fail('environment', `${unset}. Fix: export it, and set it for cron (crontab -e)`)];
+  // A part whose variable is unset is configured, though null in the config: not "not configured".
+  const off = (line: CheckLine, part: string): CheckLine => {
+    const variables = unsetUnder(loaded.unsetEnv, part);
+    if (line.status !== 'skip' || variables.length === 0) return line;
+    return skip(line.label, `off: ${variables.join(', ')} not set (see environment)`);
+  };
   const secrets = loaded.channels.telegram === null ? [] : [loaded.channels.telegram.token];
   const [stateDir, build, crontab, daemon, telegram, webhook, pings, targets, lastRun, outbox] =
     await Promise.all([
@@ -507,14 +517,15 @@ export async function runDoctor(
         : [];
   return [
     configLine,
+    ...environment,
     stateDir,
     build,
     ...crontab.lines,
     ...cronEnv,
     daemon,
-    ...telegram,
-    webhook,
-    ...pings,
+    ...telegram.map((line) => off(line, 'channels.telegram')),
+    off(webhook, 'channels.webhook'),
+    ...pings.map((line) => off(line, 'heartbeat')),
     ...targets,
     lastRun,
     ...outbox,

@@ -32,6 +32,8 @@ export interface RunEnd {
   readonly state: State;
   readonly observations: readonly Observation[];
   readonly delivery: DeliveryReport | null;
+  /** What else kept the run from its whole job (a channel unusable, state not recorded): `/fail`. */
+  readonly problems: readonly string[];
 }
 
 export interface RunWatch {
@@ -169,13 +171,17 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
     async concluded(input) {
       await log(checkEvents(input));
     },
-    async finish({ report, state, observations, delivery }) {
+    async finish({ report, state, observations, delivery, problems }) {
       const endedMs = Date.now();
       const pending = delivery?.pending ?? [];
-      const problem =
+      const undelivered =
         pending.length === 0
-          ? null
-          : `${pending.length} alert(s) not delivered (${delivery?.retryErrors.at(-1)?.error ?? pending[0]?.lastError ?? 'refused'}); kept in the outbox`;
+          ? []
+          : [
+              `${pending.length} alert(s) not delivered (${delivery?.retryErrors.at(-1)?.error ?? pending[0]?.lastError ?? 'refused'}); kept in the outbox`,
+            ];
+      const all = [...undelivered, ...problems];
+      const problem = all.length === 0 ? null : all.join('\n');
       await log([
         {
           kind: 'run_end',

@@ -51,6 +51,7 @@ function config(...targets: TargetConfig[]): Config {
     metricsTextfile: null,
     targets,
     secretEnv: [],
+    unsetEnv: [],
   };
 }
 
