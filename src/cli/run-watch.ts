@@ -131,8 +131,16 @@ export async function recordEvents(stateDir: string, events: readonly CronwatchE
   }
 }
 
+export interface WatchOptions {
+  /**
+   * Writes to the events log; default `recordEvents`, which reports a failure on stderr. A run
+   * that tells its disk's failures in one line of its own passes its writer.
+   */
+  readonly appendEvents?: (events: readonly CronwatchEvent[]) => Promise<void>;
+}
+
 /** Watches one `check` run that started at `startedMs`. */
-export function watchRun(config: Config, startedMs: number): RunWatch {
+export function watchRun(config: Config, startedMs: number, options: WatchOptions = {}): RunWatch {
   const rid = runId();
   const heartbeat = config.heartbeatUrl;
   let begun = false;
@@ -142,7 +150,11 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
   // its write overlaps the run's observation.
   let logged: Promise<void> = Promise.resolve();
   const log = (events: readonly CronwatchEvent[]) => {
-    logged = logged.then(() => recordEvents(config.stateDir, events));
+    logged = logged.then(() =>
+      options.appendEvents === undefined
+        ? recordEvents(config.stateDir, events)
+        : options.appendEvents(events),
+    );
     return logged;
   };
   const end = async (ok: boolean, body: string, others: readonly Ping[]) => {

@@ -100,9 +100,7 @@ describe('core', () => {
       // Kept from the targets' environment, set or not.
       expect([...result.config.secretEnv].sort()).toEqual(['CHAT', 'HC_UUID', 'HOOK', 'TOKEN']);
       // Whatever else is wrong in those sections is still an error.
-      expect(
-        errorsOf({ ...document, channels: { telegram: { token: '${TOKEN}', chat: 1 } } }, {}),
-      ).toEqual([
+      expect(errorsOf({ ...document, channels: { telegram: { token: '${TOKEN}', chat: 1 } } }, {})).toEqual([
         'channels.telegram.chat: unknown key (expected one of: token, chat_id, api_root, thread_id)',
         'channels.telegram.chat_id: expected a chat id like -1001234 or @channel, got nothing',
       ]);
