@@ -135,3 +135,31 @@ describe.skipIf(unavailable !== null)('cronwatch check when the state dir cannot
     expect(pidsOf(s.marker)).toHaveLength(1);
   }, 120_000);
 });
+
+describe('cronwatch when it cannot do its job', () => {
+  it('exits 70 with one line naming the path and errno, and prints the stack only with --verbose', async () => {
+    const s = await scene('exit70');
+    // A directory where the state file should be: reading it fails with EISDIR.
+    mkdirSync(join(s.stateDir, 'state.json'));
+
+    const plain = await s.run('check');
+    expect(plain.code).toBe(70);
+    expect(plain.stdout).toBe('');
+    expect(plain.stderr).toBe(
+      `cronwatch: could not do its job: cannot read state file ${s.stateDir}/state.json: EISDIR: illegal operation on a directory, read (--verbose prints the stack)\n`,
+    );
+
+    const verbose = await s.run('check', '--verbose');
+    expect(verbose.code).toBe(70);
+    const [line, ...stack] = verbose.stderr.split('\n');
+    expect(line).toBe(
+      `cronwatch: could not do its job: cannot read state file ${s.stateDir}/state.json: EISDIR: illegal operation on a directory, read`,
+    );
+    expect(stack.some((frame) => /^\s+at .*state\.ts/.test(frame))).toBe(true);
+    // Every command, not only the cron path.
+    const status = await s.run('status');
+    expect(status.code).toBe(70);
+    expect(status.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(status.stderr).toContain('EISDIR');
+  });
+});
