@@ -53,6 +53,8 @@ export interface CheckReport {
   readonly alerts: readonly Alert[];
   readonly delivery: DeliveryReport | null;
   readonly notices: readonly string[];
+  /** What the run could not record in its state dir, and why (exit 70); null when all was. */
+  readonly unrecorded: string | null;
   readonly exitCode: number;
 }
 
@@ -231,6 +233,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       alerts,
       delivery,
       notices,
+      unrecorded,
       exitCode,
     };
     if (options.json) {
