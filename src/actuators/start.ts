@@ -9,6 +9,9 @@ import { excludedPids, findTargetProcess } from '../probes/match.js';
 import { readProcess, scanProcessTable } from '../probes/process-table.js';
 import { within } from './wait.js';
 
+/** A disk that cannot take the log: full, read-only, over quota. */
+const LOST_DISK = new Set(['ENOSPC', 'EROFS', 'EDQUOT']);
+
 /** How many lines of its log a failed start reports. */
 export const START_FAILURE_LOG_LINES = 20;
 
@@ -73,7 +76,18 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     await mkdir(dirname(req.logPath), { recursive: true });
     log = await open(req.logPath, 'a');
   } catch (error) {
-    return startFailed({ error: `cannot open log ${req.logPath}: ${messageOf(error)}` });
+    // A log on a full or read-only disk must not keep the target down: it starts, unlogged.
+    // A recursive mkdir reports a read-only disk as ENOENT; a plain one tells the real cause.
+    let code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code === 'ENOENT') {
+      code = await mkdir(dirname(req.logPath)).then(
+        () => code,
+        (retry: NodeJS.ErrnoException) => retry.code ?? code,
+      );
+    }
+    if (!LOST_DISK.has(code))
+      return startFailed({ error: `cannot open log ${req.logPath}: ${messageOf(error)}` });
+    log = await open('/dev/null', 'a');
   }
 
   let child: ChildProcess;

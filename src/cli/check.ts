@@ -1,20 +1,31 @@
 import { conclude, decide, type Plan, type Verdict } from '../core/decide.js';
 import { describeOverdue, overdueAlert } from '../core/overdue.js';
 import type { ActionOutcome, Alert, Config, State } from '../core/types.js';
+import { describeUnset, unsetNames } from '../core/unset-env.js';
+import { appendEvents } from '../store/events.js';
 import { acquireLock } from '../store/lock.js';
 import { loadState, saveState } from '../store/state.js';
 import { act } from './act.js';
-import { type DeliveryReport, deliverAlerts, deliveryLines } from './alerting.js';
+import {
+  type DeliveryReport,
+  deliverDirectly,
+  deliveryLines,
+  directLine,
+  queueAlerts,
+  sendQueued,
+} from './alerting.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import {
   CommandError,
   EXIT_LOCKED,
   EXIT_NOT_UP,
   EXIT_OK,
+  EXIT_SOFTWARE,
   prepareStateDir,
   selectTargets,
 } from './context.js';
 import { observe } from './observe.js';
+import { createRecording } from './recording.js';
 import { watchRun } from './run-watch.js';
 
 export interface CheckOptions {
@@ -42,6 +53,8 @@ export interface CheckReport {
   readonly alerts: readonly Alert[];
   readonly delivery: DeliveryReport | null;
   readonly notices: readonly string[];
+  /** What the run could not record in its state dir, and why (exit 70); null when all was. */
+  readonly unrecorded: string | null;
   readonly exitCode: number;
 }
 
@@ -99,8 +112,15 @@ export async function runCheck(options: CheckOptions): Promise<number> {
   const targets = selectTargets(config, options.names);
   const nowMs = Date.now();
   const notices: string[] = [];
+  const recording = createRecording();
   // Events, metrics and pings; none for a dry run. A run that finds the lock held pings nothing.
-  const watch = dryRun ? null : watchRun(config, nowMs);
+  const watch = dryRun
+    ? null
+    : watchRun(config, nowMs, {
+        appendEvents: async (events) => {
+          await recording.record('the events log', () => appendEvents(config.stateDir, events));
+        },
+      });
   if (watch !== null) await watch.guard(prepareStateDir(config.stateDir));
 
   const lock = watch === null ? null : await watch.guard(acquireLock(config.stateDir, nowMs));
@@ -110,6 +130,8 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       EXIT_LOCKED,
     );
   }
+  if (lock?.kind === 'acquired' && lock.unrecorded !== null)
+    recording.failed('the lock file', lock.unrecorded);
   await watch?.begin();
   try {
     const loaded = dryRun
@@ -146,20 +168,48 @@ export async function runCheck(options: CheckOptions): Promise<number> {
 
     // Record first: if this run dies mid-restart, the next one still knows what it saw. A run
     // with nothing to do saves once, at its end.
-    if (plan.actions.length > 0) await saveState(config.stateDir, plan.state);
+    if (plan.actions.length > 0) {
+      await recording.record('the state', () => saveState(config.stateDir, plan.state));
+    }
     const outcomes = await act(plan.actions, config);
     const concludedMs = Date.now();
     const finished = conclude({ plan, previous, outcomes, config, nowMs: concludedMs });
-    const state = finished.state;
-    await saveState(config.stateDir, state);
+    const unset = unsetNames(config.unsetEnv);
+    const { unsetEnvSaid: said = [], ...concluded } = finished.state;
+    // Cron mails every line: a missing variable is said once, and again when the set changes.
+    if (unset.join(',') !== said.join(',') && unset.length > 0) {
+      const waiting = config.unsetEnv.some((entry) => entry.path.startsWith('channels'))
+        ? '; alerts wait in the outbox until a run has it'
+        : '';
+      notices.push(
+        `${describeUnset(config.unsetEnv)}${waiting}. Fix: set it above the cronwatch block (crontab -e)`,
+      );
+    }
+    const state: State = unset.length > 0 ? { ...concluded, unsetEnvSaid: unset } : concluded;
+    await recording.record('the state', () => saveState(config.stateDir, state));
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
     if (overdue !== null) notices.push(describeOverdue(overdue));
     await watch?.concluded({ plan, outcomes, final: state, alerts, concludedMs });
-    const delivery = await deliverAlerts(config, alerts, { silent: false, nowMs: Date.now() });
+    const alertOptions = { silent: false, nowMs: Date.now() };
+    let delivery: DeliveryReport | null = null;
+    const queued = await recording.record('the outbox', () => queueAlerts(config, alerts, alertOptions));
+    if (queued) {
+      // Once queued, an alert is sent from the outbox, now or by a later run; never twice.
+      await recording.record("the outbox's delivery records", async () => {
+        delivery = await sendQueued(config);
+      });
+    } else {
+      // The outbox cannot be written: this run's alerts go straight to the channels.
+      delivery = await deliverDirectly(config, alerts, alertOptions);
+    }
+    const unrecorded = recording.line(config.stateDir, queued ? null : directLine(delivery));
 
-    const exitCode = finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
-      ? EXIT_OK
-      : EXIT_NOT_UP;
+    const exitCode =
+      unrecorded !== null
+        ? EXIT_SOFTWARE
+        : finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
+          ? EXIT_OK
+          : EXIT_NOT_UP;
     // Maps, not a search per target: a run may watch a thousand targets.
     const actionOf = new Map(plan.actions.map((action) => [action.target, action]));
     const finalOf = new Map(finished.statuses.map((status) => [status.target, status]));
@@ -183,6 +233,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       alerts,
       delivery,
       notices,
+      unrecorded,
       exitCode,
     };
     if (options.json) {
@@ -193,10 +244,18 @@ export async function runCheck(options: CheckOptions): Promise<number> {
         ...eventLines(report, options.verbose, previous),
       ];
       // --verbose also names alerts still waiting from earlier runs.
-      lines.push(...deliveryLines(delivery, options.verbose ? {} : { sinceMs: nowMs }));
+      if (queued) lines.push(...deliveryLines(delivery, options.verbose ? {} : { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
-    await watch?.finish({ report, state, observations, delivery });
+    if (unrecorded !== null) process.stderr.write(`cronwatch: ${unrecorded}\n`);
+    const unusable = describeUnset(config.unsetEnv);
+    await watch?.finish({
+      report,
+      state,
+      observations,
+      delivery,
+      problems: [unusable, unrecorded].filter((problem): problem is string => problem !== null),
+    });
     return exitCode;
   } catch (error) {
     await watch?.fail(error);
@@ -225,7 +284,8 @@ export const command = defineCommand({
       }),
   run: async (args) =>
     runCheck({
-      config: await loadConfigFor(args),
+      // A real run says it once, in its report (see `unsetEnvSaid`); a dry run like any command.
+      config: await loadConfigFor(args, { warnUnset: args['dry-run'] }),
       names: args.names ?? [],
       dryRun: args['dry-run'],
       json: args.json,

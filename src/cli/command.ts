@@ -1,4 +1,6 @@
 import type { Argv } from 'yargs';
+import type { Config } from '../core/types.js';
+import { describeUnset } from '../core/unset-env.js';
 import { configPath, loadConfig } from './context.js';
 
 /** Options every command takes. */
@@ -24,7 +26,17 @@ export function defineCommand<A>(command: Command<A>): Command<A> {
   return command;
 }
 
-/** The config named by `--config`, `CRONWATCH_CONFIG` or `./cronwatch.yaml`; exit 2 when unusable. */
-export function loadConfigFor(args: GlobalArgs) {
-  return loadConfig(configPath(args.config, process.env, process.cwd()), process.env);
+/**
+ * The config named by `--config`, `CRONWATCH_CONFIG` or `./cronwatch.yaml`; exit 2 when unusable.
+ * A channel or ping whose `${VAR}` is unset here is said in one line on stderr, unless the
+ * command says it its own way (`warnUnset: false`: a real `check`, `test-alert`).
+ */
+export async function loadConfigFor(
+  args: GlobalArgs,
+  options: { readonly warnUnset: boolean } = { warnUnset: true },
+): Promise<Config> {
+  const config = await loadConfig(configPath(args.config, process.env, process.cwd()), process.env);
+  const unset = describeUnset(config.unsetEnv);
+  if (options.warnUnset && unset !== null) process.stderr.write(`cronwatch: warning: ${unset}\n`);
+  return config;
 }

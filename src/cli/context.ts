@@ -7,7 +7,34 @@ import type { Config } from '../core/types.js';
 export const EXIT_OK = 0;
 export const EXIT_NOT_UP = 1;
 export const EXIT_USAGE = 2;
+/** sysexits' EX_SOFTWARE: cronwatch itself could not do its job (state dir unusable, a bug). */
+export const EXIT_SOFTWARE = 70;
 export const EXIT_LOCKED = 75;
+
+/** The first error in `error`'s cause chain that carries an errno code (ENOSPC, EROFS, ...). */
+export function errnoOf(error: unknown): NodeJS.ErrnoException | null {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 5 && cause instanceof Error; depth += 1) {
+    if (typeof (cause as NodeJS.ErrnoException).code === 'string') return cause;
+    cause = cause.cause;
+  }
+  return null;
+}
+
+/**
+ * The one line that says why a run could not do its job: the error's message, then the cause
+ * that carries an errno, with its code and path (fs errors name both), so a disk that is full
+ * or read-only is recognisable without the stack.
+ */
+export function failureLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = errnoOf(error);
+  if (cause === null) return message;
+  const code = cause.code as string;
+  const text = cause === error ? message : `${message}: ${cause.message}`;
+  const withCode = text.includes(code) ? text : `${text} (${code})`;
+  return cause.path === undefined || withCode.includes(cause.path) ? withCode : `${withCode}, ${cause.path}`;
+}
 
 /** A failure that ends a command with `exitCode` after printing `message` (one exit point). */
 export class CommandError extends Error {
@@ -102,10 +129,8 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
     if (error instanceof CommandError) throw error;
     throw new CommandError(
       `cronwatch: cannot use state_dir ${stateDir}: ${(error as Error).message}`,
-      EXIT_USAGE,
-      {
-        cause: error,
-      },
+      EXIT_SOFTWARE,
+      { cause: error },
     );
   }
 }

@@ -20,6 +20,7 @@ import { OVERDUE_INTERVALS } from '../core/overdue.js';
 import { redact, secretsOf } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration, formatDurationOver } from '../core/units.js';
+import { describeUnset, unsetUnder } from '../core/unset-env.js';
 import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
@@ -171,8 +172,8 @@ async function checkCronEnvironment(config: Config, crontab: readonly string[]):
   if (missing.length === 0) return ok(label, `${config.secretEnv.join(', ')} set for cron jobs`);
   return fail(
     label,
-    `${missing.join(', ')} not set for cron jobs, which get no shell environment, so every run would stop ` +
-      'on a config error. Fix: crontab -e and add NAME=value lines above the cronwatch block',
+    `${missing.join(', ')} not set for cron jobs, which get no shell environment, so every run would ` +
+      'have its channel or ping off. Fix: crontab -e and add NAME=value lines above the cronwatch block',
   );
 }
 
@@ -321,8 +322,12 @@ async function checkHealthchecks(config: Config): Promise<CheckLine[]> {
     }
     return lines;
   }
+  if (config.heartbeatUrl === null) {
+    const unset = unsetUnder(config.unsetEnv, 'healthchecks');
+    return [...lines, skip('healthchecks pings', `off: ${unset.join(', ')} not set (see environment)`)];
+  }
   const { sendPings } = await import('../notifiers/heartbeat-ping.js');
-  const own = config.heartbeatUrl === null ? [] : [config.heartbeatUrl];
+  const own = [config.heartbeatUrl];
   const urls = [...own, ...config.targets.map((target) => target.pingUrl ?? '')];
   const results = await sendPings(
     urls.map((url) => ({
@@ -588,6 +593,15 @@ export async function runDoctor(
     return [configLine, build, ...crontab.lines, daemon];
   }
   const loaded = config;
+  const unset = describeUnset(loaded.unsetEnv);
+  const environment =
+    unset === null ? [] : [fail('environment', `${unset}. Fix: export it, and set it for cron (crontab -e)`)];
+  // A part whose variable is unset is configured, though null in the config: not "not configured".
+  const off = (line: CheckLine, part: string): CheckLine => {
+    const variables = unsetUnder(loaded.unsetEnv, part);
+    if (line.status !== 'skip' || variables.length === 0) return line;
+    return skip(line.label, `off: ${variables.join(', ')} not set (see environment)`);
+  };
   const secrets = secretsOf(loaded);
   const [
     stateDir,
@@ -626,15 +640,16 @@ export async function runDoctor(
         : [];
   return [
     configLine,
+    ...environment,
     stateDir,
     build,
     ...crontab.lines,
     ...cronEnv,
     daemon,
-    ...telegram,
-    webhook,
-    ...pings,
-    ...healthchecks,
+    ...telegram.map((line) => off(line, 'channels.telegram')),
+    off(webhook, 'channels.webhook'),
+    ...pings.map((line) => off(line, 'heartbeat')),
+    ...healthchecks.map((line) => off(line, 'healthchecks')),
     ...targets,
     ...shared,
     lastRun,

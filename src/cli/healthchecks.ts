@@ -26,6 +26,7 @@ import {
 } from '../core/healthchecks.js';
 import type { Config } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
+import { unsetUnder } from '../core/unset-env.js';
 import { HealthchecksApiError, listChecks, upsertCheck } from '../notifiers/healthchecks-api.js';
 import { PING_BUDGET_MS } from '../notifiers/heartbeat-ping.js';
 import { DEFAULT_SEND_TIMEOUT_MS } from '../notifiers/http-policy.js';
@@ -80,6 +81,13 @@ function describe(check: DesiredCheck): string {
 /** Runs sync; returns the exit code and prints one line per check. */
 export async function runSync(config: Config, dryRun: boolean): Promise<number> {
   const hc = config.healthchecks;
+  const unsetKey = unsetUnder(config.unsetEnv, 'healthchecks.api_key');
+  if (hc !== null && unsetKey.length > 0) {
+    throw new CommandError(
+      `cronwatch: healthchecks sync needs healthchecks.api_key, and ${unsetKey.join(', ')} is not set in this environment`,
+      EXIT_USAGE,
+    );
+  }
   if (hc === null || hc.apiKey === null) {
     throw new CommandError(
       `cronwatch: healthchecks sync needs healthchecks.api_key in ${config.file} (a read-write API key from the project's settings)${hc === null ? '; there is no healthchecks section' : ''}`,

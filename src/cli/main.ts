@@ -6,7 +6,7 @@ import { redact } from '../core/redact.js';
 import { parseCheckArgv } from './check-argv.js';
 import type { Command, GlobalArgs } from './command.js';
 import { COMMANDS } from './commands.js';
-import { CommandError, EXIT_USAGE } from './context.js';
+import { CommandError, EXIT_SOFTWARE, EXIT_USAGE, errnoOf, failureLine } from './context.js';
 
 /** A command whatever its arguments, as the dispatcher sees it. */
 type AnyCommand = Command<Record<string, unknown>>;
@@ -32,11 +32,16 @@ function packageVersion(): string {
 }
 
 function withConfig(args: Argv): Argv<GlobalArgs> {
-  return args.option('config', {
-    alias: 'c',
-    type: 'string',
-    describe: 'config file (default: $CRONWATCH_CONFIG, then ./cronwatch.yaml)',
-  });
+  return args
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      describe: 'config file (default: $CRONWATCH_CONFIG, then ./cronwatch.yaml)',
+    })
+    .option('verbose', {
+      type: 'boolean',
+      describe: 'when cronwatch itself fails, print the stack too',
+    });
 }
 
 /**
@@ -119,12 +124,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Entry for the scripts: runs `main` and sets the exit code; a crash is reported, not hidden. */
+/**
+ * Entry for the scripts: runs `main` and sets the exit code. A failure of cronwatch itself (a
+ * disk, a bug) exits 70 with one line naming what failed; cron mails it, so the stack, which
+ * only a developer reads, comes only with `--verbose`. Exit 1 stays "a target is not up".
+ */
 export async function runCli(argv: readonly string[]): Promise<void> {
   try {
     process.exitCode = await main(argv);
   } catch (error) {
-    process.stderr.write(`cronwatch: unexpected error: ${redact((error as Error).stack ?? String(error))}\n`);
-    process.exitCode = 1;
+    const what = errnoOf(error) === null ? 'internal error' : 'could not do its job';
+    const hint = argv.includes('--verbose') ? '' : ' (--verbose prints the stack)';
+    process.stderr.write(`cronwatch: ${what}: ${redact(failureLine(error))}${hint}\n`);
+    if (argv.includes('--verbose') && error instanceof Error && error.stack !== undefined) {
+      process.stderr.write(`${redact(error.stack)}\n`);
+    }
+    process.exitCode = EXIT_SOFTWARE;
   }
 }

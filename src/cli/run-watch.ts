@@ -35,6 +35,8 @@ export interface RunEnd {
   readonly state: State;
   readonly observations: readonly Observation[];
   readonly delivery: DeliveryReport | null;
+  /** What else kept the run from its whole job (a channel unusable, state not recorded): `/fail`. */
+  readonly problems: readonly string[];
 }
 
 export interface RunWatch {
@@ -159,8 +161,16 @@ export async function recordEvents(stateDir: string, events: readonly CronwatchE
   }
 }
 
+export interface WatchOptions {
+  /**
+   * Writes to the events log; default `recordEvents`, which reports a failure on stderr. A run
+   * that tells its disk's failures in one line of its own passes its writer.
+   */
+  readonly appendEvents?: (events: readonly CronwatchEvent[]) => Promise<void>;
+}
+
 /** Watches one `check` run that started at `startedMs`. */
-export function watchRun(config: Config, startedMs: number): RunWatch {
+export function watchRun(config: Config, startedMs: number, options: WatchOptions = {}): RunWatch {
   const rid = runId();
   const heartbeat = config.heartbeatUrl;
   let begun = false;
@@ -182,7 +192,11 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
   // its write overlaps the run's observation.
   let logged: Promise<void> = Promise.resolve();
   const log = (events: readonly CronwatchEvent[]) => {
-    logged = logged.then(() => recordEvents(config.stateDir, events));
+    logged = logged.then(() =>
+      options.appendEvents === undefined
+        ? recordEvents(config.stateDir, events)
+        : options.appendEvents(events),
+    );
     return logged;
   };
   const end = async (ok: boolean, body: string, others: readonly Ping[]) => {
@@ -214,13 +228,17 @@ export function watchRun(config: Config, startedMs: number): RunWatch {
       send(targetLogPings(config, input));
       await log(checkEvents(input));
     },
-    async finish({ report, state, observations, delivery }) {
+    async finish({ report, state, observations, delivery, problems }) {
       const endedMs = Date.now();
       const pending = delivery?.pending ?? [];
-      const problem =
+      const undelivered =
         pending.length === 0
-          ? null
-          : `${pending.length} alert(s) not delivered (${delivery?.retryErrors.at(-1)?.error ?? pending[0]?.lastError ?? 'refused'}); kept in the outbox`;
+          ? []
+          : [
+              `${pending.length} alert(s) not delivered (${delivery?.retryErrors.at(-1)?.error ?? pending[0]?.lastError ?? 'refused'}); kept in the outbox`,
+            ];
+      const all = [...undelivered, ...problems];
+      const problem = all.length === 0 ? null : all.join('\n');
       await log([
         {
           kind: 'run_end',

@@ -9,9 +9,11 @@ import type {
   HealthchecksConfig,
   TargetConfig,
   TelegramChannelConfig,
+  UnsetVariable,
   WebhookChannelConfig,
 } from './types.js';
 import { parseDurationMs, parseSizeBytes } from './units.js';
+import { LENIENT_SECTIONS, unsetUnder } from './unset-env.js';
 
 export interface ConfigInput {
   /** The parsed YAML or JSON document. */
@@ -130,8 +132,10 @@ function isDict(value: unknown): value is Dict {
 /** Collects errors while reading one document; every getter returns a usable fallback. */
 class Reader {
   readonly errors: string[] = [];
-  /** Variables expanded under `channels`: secrets, kept from the targets' environment. */
+  /** Variables expanded under a lenient section: secrets, kept from the targets' environment. */
   readonly secretEnv = new Set<string>();
+  /** Unset variables under a lenient section, with the key that uses each. */
+  readonly unset: UnsetVariable[] = [];
   private readonly failed = new Set<string>();
 
   constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
@@ -139,22 +143,33 @@ class Reader {
   /** Records the first problem of a key; what follows from it would only repeat it. */
   fail(path: string, message: string): void {
     if (this.failed.has(path)) return;
+    // A value that rests on an unset variable is unknown, not wrong: its part is unusable instead.
+    if (this.unset.some((unset) => path === unset.path || path.startsWith(`${unset.path}.`))) return;
     this.failed.add(path);
     this.errors.push(`${path}: ${message}`);
   }
 
-  /** Replaces `${VAR}` everywhere in the document, naming the key of an unset variable. */
+  /**
+   * Replaces `${VAR}` everywhere in the document. An unset variable is an error naming its key,
+   * except in a lenient section, where the value becomes null and the variable is recorded.
+   */
   expand(value: unknown, path: string): unknown {
     if (typeof value === 'string') {
-      return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
+      const lenient = LENIENT_SECTIONS.includes(path.split(/[.[]/, 1)[0]!);
+      const missing: string[] = [];
+      const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
         const found = this.env[name];
-        if (path.startsWith('channels') || path.startsWith('healthchecks')) this.secretEnv.add(name);
+        if (lenient) this.secretEnv.add(name);
         if (found === undefined) {
-          this.fail(path, `environment variable ${name} is not set`);
+          missing.push(name);
+          if (!lenient) this.fail(path, `environment variable ${name} is not set`);
           return '';
         }
         return found;
       });
+      if (!lenient || missing.length === 0) return expanded;
+      for (const variable of missing) this.unset.push({ path, variable });
+      return null;
     }
     if (Array.isArray(value)) return value.map((item, index) => this.expand(item, `${path}[${index}]`));
     if (isDict(value)) {
@@ -539,6 +554,9 @@ export function validateConfig(input: ConfigInput): ConfigResult {
   const intervalMs = reader.duration(top.interval, 'interval') ?? DEFAULT_INTERVAL_MS;
   const host = reader.string(top.host, 'host') ?? input.hostname;
   const channels = reader.dict(top.channels, 'channels', ['telegram', 'webhook']);
+  const usable = (part: string) => unsetUnder(reader.unset, part).length === 0;
+  // Slug pings need the instance, its ping endpoint and the project's ping key; api_key only sync.
+  const pingsUsable = ['url', 'ping_url', 'ping_key'].every((key) => usable(`healthchecks.${key}`));
   const telegram = readTelegram(reader, channels.telegram);
   const webhook = readWebhook(reader, channels.webhook);
   const alerts = reader.dict(top.alerts, 'alerts', ['reminder']);
@@ -584,22 +602,35 @@ export function validateConfig(input: ConfigInput): ConfigResult {
       stateDir,
       intervalMs,
       host,
-      channels: { telegram, webhook },
+      channels: {
+        telegram: usable('channels.telegram') ? telegram : null,
+        webhook: usable('channels.webhook') ? webhook : null,
+      },
       reminderMs,
       heartbeatUrl:
         healthchecks === null
-          ? heartbeatUrl
-          : slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, OWN_CHECK_NAME)),
-      healthchecks,
+          ? usable('heartbeat')
+            ? heartbeatUrl
+            : null
+          : pingsUsable
+            ? slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, OWN_CHECK_NAME))
+            : null,
+      healthchecks:
+        healthchecks === null
+          ? null
+          : { ...healthchecks, apiKey: usable('healthchecks.api_key') ? healthchecks.apiKey : null },
       metricsTextfile: textfile === null ? null : resolvePath(configDir, textfile),
       targets:
         healthchecks === null
           ? targets
           : targets.map((target) => ({
               ...target,
-              pingUrl: slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, target.name)),
+              pingUrl: pingsUsable
+                ? slugPingUrl(healthchecks.pingUrl, healthchecks.pingKey, checkSlug(host, target.name))
+                : null,
             })),
       secretEnv: [...reader.secretEnv],
+      unsetEnv: reader.unset,
     },
   };
 }

@@ -105,6 +105,17 @@ export interface Config {
   readonly targets: readonly TargetConfig[];
   /** Environment variables the channels' secrets came from; targets do not inherit them. */
   readonly secretEnv: readonly string[];
+  /**
+   * `${VAR}`s unset in this environment under `channels`, `heartbeat` or `healthchecks`: each
+   * makes its channel or ping unusable (that part of the config is null), not the config invalid.
+   */
+  readonly unsetEnv: readonly UnsetVariable[];
+}
+
+/** An unset `${VAR}` and the key path that uses it, e.g. `channels.telegram.token`. */
+export interface UnsetVariable {
+  readonly variable: string;
+  readonly path: string;
 }
 
 /** One process as read from the process table. */
@@ -250,6 +261,11 @@ export interface State {
   /** When the previous run ended its observation, epoch ms; null before the first run. */
   readonly lastRunMs: number | null;
   readonly targets: Readonly<Record<string, TargetState>>;
+  /**
+   * The unset variables (`Config.unsetEnv`) a run last told about: cron mails every line, so
+   * `check` says it once, and again only when the set changes. Absent: none.
+   */
+  readonly unsetEnvSaid?: readonly string[];
 }
 
 /** What the shell is told to do for one target. */

@@ -148,7 +148,10 @@ export function createNotifier(config: NotifierConfig): Notifier {
       return { kind: 'skipped', reason: `another process (pid ${lock.pid}) is delivering the outbox` };
     }
     try {
-      channels ??= channelsOf({ channels: { telegram, webhook: null } }, { sendTimeoutMs: SEND_TIMEOUT_MS });
+      channels ??= channelsOf(
+        { channels: { telegram, webhook: null }, unsetEnv: [] },
+        { sendTimeoutMs: SEND_TIMEOUT_MS },
+      );
       const report = await deliverOutbox(stateDir, await channels, { budgetMs: DELIVERY_BUDGET_MS });
       const reasons = new Map<string, string>();
       const latest = report.retryErrors.at(-1)?.error ?? null;

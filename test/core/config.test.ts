@@ -73,8 +73,36 @@ describe('core', () => {
         chatId: '-100200',
         apiRoot: 'https://api.telegram.org',
       });
-      expect(errorsOf({ channels, targets: [] }, { CHAT: '1' })).toEqual([
-        'channels.telegram.token: environment variable TOKEN is not set',
+      const target = { name: 'a', match: 'a', env: { KEY: '${API_KEY}' } };
+      expect(errorsOf({ channels, targets: [target] }, { CHAT: '1' })).toEqual([
+        'targets[0].env.KEY: environment variable API_KEY is not set',
+      ]);
+    });
+
+    it('makes only the channel or ping whose variable is unset unusable, and names it', () => {
+      const document = {
+        channels: {
+          telegram: { token: '${TOKEN}', chat_id: '${CHAT}', thread_id: 7 },
+          webhook: { url: '${HOOK}', format: 'slack' },
+        },
+        heartbeat: { url: 'https://hc-ping.com/${HC_UUID}' },
+        targets: [{ name: 'a', match: 'a' }],
+      };
+      const result = check(document, { CHAT: '1', HOOK: 'https://hooks.example/x' });
+      if (result.kind !== 'valid') throw new Error(result.errors.join('\n'));
+      expect(result.config.channels.telegram).toBeNull();
+      expect(result.config.channels.webhook).toEqual({ url: 'https://hooks.example/x', format: 'slack' });
+      expect(result.config.heartbeatUrl).toBeNull();
+      expect(result.config.unsetEnv).toEqual([
+        { path: 'channels.telegram.token', variable: 'TOKEN' },
+        { path: 'heartbeat.url', variable: 'HC_UUID' },
+      ]);
+      // Kept from the targets' environment, set or not.
+      expect([...result.config.secretEnv].sort()).toEqual(['CHAT', 'HC_UUID', 'HOOK', 'TOKEN']);
+      // Whatever else is wrong in those sections is still an error.
+      expect(errorsOf({ ...document, channels: { telegram: { token: '${TOKEN}', chat: 1 } } }, {})).toEqual([
+        'channels.telegram.chat: unknown key (expected one of: token, chat_id, api_root, thread_id)',
+        'channels.telegram.chat_id: expected a chat id like -1001234 or @channel, got nothing',
       ]);
     });
 

@@ -231,6 +231,7 @@ describe('core', () => {
         targets,
         healthchecks: null,
         secretEnv: [],
+        unsetEnv: [],
       };
     }
     function run(cfg: Config, state: State, observations: Observation[], nowMs: number) {

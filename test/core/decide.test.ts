@@ -52,6 +52,7 @@ function config(...targets: TargetConfig[]): Config {
     metricsTextfile: null,
     targets,
     secretEnv: [],
+    unsetEnv: [],
   };
 }
 

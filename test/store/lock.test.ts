@@ -1,9 +1,37 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock } from '../../src/store/lock.js';
+import { acquireLock, socketName } from '../../src/store/lock.js';
+import { ROOT } from '../support/cli.js';
+
+/**
+ * Another process that takes the lock on `dir` and keeps it; with `forgetFile` it then removes
+ * the lock file, as a run on a full disk, which could not write one, holds the socket alone.
+ * Resolves once it holds the lock.
+ */
+async function holdLockElsewhere(dir: string, forgetFile: boolean) {
+  const script = [
+    `import { acquireLock } from ${JSON.stringify(join(ROOT, 'src/store/lock.ts'))};`,
+    'import { rmSync } from "node:fs";',
+    `const lock = await acquireLock(${JSON.stringify(dir)}, 5);`,
+    `if (${forgetFile}) rmSync(${JSON.stringify(join(dir, 'lock'))});`,
+    'console.log(lock.kind);',
+    'setInterval(() => undefined, 60_000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const said = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (chunk) => resolve(String(chunk))),
+  );
+  expect(said.trim()).toBe('acquired');
+  return child;
+}
+
+const linuxRoot = process.platform === 'linux' && process.getuid?.() === 0;
 
 let dir: string;
 beforeEach(() => {
@@ -47,6 +75,46 @@ describe('store', () => {
       writeFileSync(join(dir, 'lock'), JSON.stringify({ pid: process.pid, startTicks: 1, sinceMs: 1 }));
       expect((await acquireLock(dir, 2)).kind).toBe('acquired');
     });
+
+    it.skipIf(process.platform !== 'linux')(
+      'is held by a run that holds the socket alone (no lock file: a full disk), and freed when it dies',
+      async () => {
+        const holder = await holdLockElsewhere(dir, true);
+        try {
+          expect(existsSync(join(dir, 'lock'))).toBe(false);
+          const held = await acquireLock(dir, 6);
+          expect(held).toMatchObject({ kind: 'held', pid: holder.pid });
+          // Nothing written while finding it held.
+          expect(readdirSync(dir)).toEqual([]);
+        } finally {
+          holder.kill('SIGKILL');
+          await new Promise((resolve) => holder.once('exit', resolve));
+        }
+        const next = await acquireLock(dir, 7);
+        expect(next).toMatchObject({ kind: 'acquired', tookOverFrom: null, unrecorded: null });
+        if (next.kind === 'acquired') await next.release();
+      },
+    );
+
+    it.skipIf(!linuxRoot)(
+      "is not blocked by another user's process squatting the socket's name (needs root to be nobody)",
+      async () => {
+        const script = `require('node:net').createServer().listen({ path: ${JSON.stringify(socketName(dir))} }, () => console.log('bound'))`;
+        const squatter = spawn(process.execPath, ['-e', script], {
+          uid: 65534,
+          gid: 65534,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        try {
+          await new Promise((resolve) => squatter.stdout.once('data', resolve));
+          const lock = await acquireLock(dir, 8);
+          expect(lock).toMatchObject({ kind: 'acquired', unrecorded: null });
+          if (lock.kind === 'acquired') await lock.release();
+        } finally {
+          squatter.kill('SIGKILL');
+        }
+      },
+    );
 
     it('treats a half-written lock file as abandoned', async () => {
       writeFileSync(join(dir, 'lock'), '{"pi');
