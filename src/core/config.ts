@@ -316,9 +316,15 @@ function readHealthchecks(reader: Reader, value: unknown): HealthchecksConfig | 
     reader.fail('healthchecks.ping_key', 'expected letters, digits, - and _ only (a ping key)');
   }
   const apiKey = reader.string(raw.api_key, 'healthchecks.api_key');
-  if (url === null || pingKey === null) return null;
+  if (url === null) return null;
   const root = url.replace(/\/+$/, '');
-  return { url: root, pingUrl: (pingUrl ?? `${root}/ping`).replace(/\/+$/, ''), pingKey, apiKey };
+  // A ping key left empty by an unset variable keeps the section for sync; its pings are off.
+  return {
+    url: root,
+    pingUrl: (pingUrl ?? `${root}/ping`).replace(/\/+$/, ''),
+    pingKey: pingKey ?? '',
+    apiKey,
+  };
 }
 
 /**

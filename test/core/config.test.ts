@@ -106,6 +106,27 @@ describe('core', () => {
       ]);
     });
 
+    it('turns off the healthchecks pings without a ping key, and only sync without an API key', () => {
+      const document = {
+        host: 'web-1',
+        healthchecks: { url: 'https://hc.example', ping_key: '${HC_PING_KEY}', api_key: '${HC_API_KEY}' },
+        targets: [{ name: 'bot', match: 'bot' }],
+      };
+      const noPingKey = check(document, { HC_API_KEY: 'k' });
+      if (noPingKey.kind !== 'valid') throw new Error(noPingKey.errors.join('\n'));
+      expect(noPingKey.config.heartbeatUrl).toBeNull();
+      expect(noPingKey.config.targets[0]!.pingUrl).toBeNull();
+      expect(noPingKey.config.healthchecks?.apiKey).toBe('k');
+      expect(noPingKey.config.unsetEnv).toEqual([{ path: 'healthchecks.ping_key', variable: 'HC_PING_KEY' }]);
+
+      const noApiKey = check(document, { HC_PING_KEY: 'pk' });
+      if (noApiKey.kind !== 'valid') throw new Error(noApiKey.errors.join('\n'));
+      expect(noApiKey.config.heartbeatUrl).toBe('https://hc.example/ping/pk/web-1-cronwatch');
+      expect(noApiKey.config.targets[0]!.pingUrl).toBe('https://hc.example/ping/pk/web-1-bot');
+      expect(noApiKey.config.healthchecks?.apiKey).toBeNull();
+      expect([...noApiKey.config.secretEnv].sort()).toEqual(['HC_API_KEY', 'HC_PING_KEY']);
+    });
+
     it('reports a bad default under defaults, where the user has to fix it', () => {
       expect(errorsOf({ defaults: { stop_timeout: 10 }, targets: [{ name: 'a', match: 'a' }] })).toEqual([
         'defaults.stop_timeout: expected a duration like 30s, 5m, got 10',
