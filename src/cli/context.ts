@@ -1,8 +1,10 @@
+import type { BigIntStats } from 'node:fs';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { validateConfig } from '../core/config.js';
 import type { Config } from '../core/types.js';
+import { identityOf, readCachedDocument, writeCachedDocument } from '../store/config-cache.js';
 
 export const EXIT_OK = 0;
 export const EXIT_NOT_UP = 1;
@@ -69,10 +71,10 @@ function othersCanWrite(mode: number): boolean {
  */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<Config> {
   let text: string;
-  let mode: number;
+  let info: BigIntStats;
   try {
     text = await readFile(file, 'utf8');
-    mode = (await stat(file)).mode;
+    info = await stat(file, { bigint: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
@@ -82,6 +84,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
     );
   }
   // cronwatch runs the commands this file names, so a file others can edit is refused.
+  const mode = Number(info.mode);
   if (othersCanWrite(mode)) {
     throw new CommandError(
       `cronwatch: config ${file} is writable by other users (mode ${(mode & 0o777).toString(8)}); ` +
@@ -91,14 +94,19 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   }
   const empty = `cronwatch: config ${file} is empty: expected a mapping with targets (see examples/cronwatch.yaml)`;
   if (text.trim() === '') throw new CommandError(empty, EXIT_USAGE);
-  let document: unknown;
-  try {
-    document = await parseDocument(file, text);
-  } catch (error) {
-    throw new CommandError(
-      `cronwatch: config ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
-      EXIT_USAGE,
-    );
+  const identity = identityOf(info);
+  // JSON parses as fast as the cache would read; only YAML is worth caching.
+  const cached = file.endsWith('.json') ? null : await readCachedDocument(file, identity, text);
+  let document: unknown = cached;
+  if (cached === null) {
+    try {
+      document = await parseDocument(file, text);
+    } catch (error) {
+      throw new CommandError(
+        `cronwatch: config ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+        EXIT_USAGE,
+      );
+    }
   }
   // Nothing but comments parses to nothing: as empty as a file of zero bytes.
   if (document === null || document === undefined) throw new CommandError(empty, EXIT_USAGE);
@@ -108,6 +116,10 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
       `cronwatch: config ${file} is invalid:\n${result.errors.map((line) => `  ${line}`).join('\n')}`,
       EXIT_USAGE,
     );
+  }
+  // An invalid config was refused above: only a document that validated is ever kept.
+  if (cached === null && !file.endsWith('.json')) {
+    await writeCachedDocument(file, identity, text, document, result.config.stateDir);
   }
   return result.config;
 }
