@@ -29,7 +29,7 @@ export type ConfigResult =
   | { readonly kind: 'invalid'; readonly errors: readonly string[] };
 
 const DEFAULT_INTERVAL_MS = 5 * 60_000;
-const DEFAULT_STATE_DIR = '.cronwatch';
+export const DEFAULT_STATE_DIR = '.cronwatch';
 
 const TOP_KEYS = [
   'state_dir',

@@ -13,7 +13,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_STATE_DIR, resolvePath } from '../core/config.js';
+import { resolvePath } from '../core/config/reader.js';
+import { DEFAULT_STATE_DIR } from '../core/config.js';
 import { VERSION } from '../core/version.js';
 import { writeFileAtomic } from './atomic.js';
 
