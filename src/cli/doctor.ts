@@ -21,6 +21,8 @@ import { redact, secretsOf } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration, formatDurationOver } from '../core/units.js';
 import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
+import { describeCauses } from '../notifiers/http-policy.js';
+import { httpRequest } from '../notifiers/node-http.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import {
@@ -62,17 +64,6 @@ const skip = (label: string, detail: string): CheckLine => ({ status: 'skip', la
 export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
   const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
   return /utf-?8/i.test(locale);
-}
-
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 4; depth += 1) {
-    const code = (current as NodeJS.ErrnoException).code;
-    parts.push(typeof code === 'string' && !code.startsWith('EFETCH') ? code : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
 }
 
 async function checkStateDir(config: Config): Promise<CheckLine> {
@@ -128,7 +119,7 @@ async function checkCrontab(file: string, config: Config | null, root: string): 
     text = await readCrontab();
   } catch (error) {
     const message =
-      error instanceof CommandError ? error.message.replace(/^cronwatch: /, '') : errorText(error);
+      error instanceof CommandError ? error.message.replace(/^cronwatch: /, '') : describeCauses(error);
     return { lines: [fail('crontab', message)], crontab: null };
   }
   const lines = crontabLines(text ?? '');
@@ -193,7 +184,7 @@ async function checkCronDaemon(): Promise<CheckLine> {
       'no cron or crond process is running, so the crontab runs nothing. Fix: systemctl enable --now cron (or service cron start)',
     );
   } catch (error) {
-    return fail('cron daemon', `cannot read the process table: ${errorText(error)}`);
+    return fail('cron daemon', `cannot read the process table: ${describeCauses(error)}`);
   }
 }
 
@@ -214,7 +205,7 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
     }
     if (error instanceof lib.TimeoutError)
       return `no answer from ${telegram.apiRoot} within ${TELEGRAM_TIMEOUT_MS} ms`;
-    return redact(`cannot reach ${telegram.apiRoot}: ${errorText(error)}`, secrets);
+    return redact(`cannot reach ${telegram.apiRoot}: ${describeCauses(error)}`, secrets);
   };
   const chatLabel = `telegram chat ${telegram.chatId}`;
   try {
@@ -244,16 +235,11 @@ function originOf(url: string): string {
 
 async function answers(url: string, method: 'HEAD' | 'GET'): Promise<{ status: number } | { error: string }> {
   try {
-    const response = await fetch(url, {
-      method,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-    });
-    await response.body?.cancel();
-    return { status: response.status };
+    // node:http follows no redirect: a 3xx is an answer from this host.
+    const { status } = await httpRequest(url, { method, timeoutMs: HTTP_TIMEOUT_MS });
+    return { status };
   } catch (error) {
-    if ((error as Error).name === 'TimeoutError') return { error: `no answer within ${HTTP_TIMEOUT_MS} ms` };
-    return { error: errorText(error) };
+    return { error: describeCauses(error) };
   }
 }
 
@@ -308,7 +294,7 @@ async function checkHealthchecks(config: Config): Promise<CheckLine[]> {
     try {
       existing = await listChecks(hc);
     } catch (error) {
-      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, errorText(error))];
+      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, describeCauses(error))];
     }
     for (const check of desired) {
       const same = existing.filter((candidate) => candidate.slug === check.slug);
@@ -470,7 +456,7 @@ async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
     }
     return ok(label, `${ago}, within ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}`);
   } catch (error) {
-    return fail(label, `cannot read the state: ${errorText(error)}`);
+    return fail(label, `cannot read the state: ${describeCauses(error)}`);
   }
 }
 
@@ -479,7 +465,7 @@ async function checkOutbox(config: Config, secrets: readonly string[]): Promise<
   try {
     contents = await readOutbox(config.stateDir, { moveAside: false });
   } catch (error) {
-    return [fail('outbox', `cannot read it: ${errorText(error)}`)];
+    return [fail('outbox', `cannot read it: ${describeCauses(error)}`)];
   }
   const { entries, corrupt } = contents;
   if (entries.length === 0 && corrupt.length === 0) {
@@ -543,7 +529,7 @@ async function releaseHeldTelegram(config: Config): Promise<CheckLine | null> {
     });
     return ok('outbox telegram', `the bot and chat answer now: the next check sends the held alert(s)`);
   } catch (error) {
-    return fail('outbox telegram', `cannot record that the channel works: ${errorText(error)}`);
+    return fail('outbox telegram', `cannot record that the channel works: ${describeCauses(error)}`);
   }
 }
 
@@ -624,7 +610,7 @@ export async function runDoctor(
       : findBlock(crontab.crontab, file).kind === 'found'
         ? [await checkCronEnvironment(loaded, crontab.crontab)]
         : [];
-  return [
+  const lines = [
     configLine,
     stateDir,
     build,
@@ -641,6 +627,12 @@ export async function runDoctor(
     ...outbox,
     ...(released === null ? [] : [released]),
   ];
+  // Each check names origins only; this catches what one quotes from a server or a client.
+  return lines.map((line) => ({
+    ...line,
+    label: redact(line.label, secrets),
+    detail: redact(line.detail, secrets),
+  }));
 }
 
 /** The report as printed: one line per check, then a count. */

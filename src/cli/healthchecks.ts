@@ -27,8 +27,7 @@ import {
 import type { Config } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { HealthchecksApiError, listChecks, upsertCheck } from '../notifiers/healthchecks-api.js';
-import { PING_BUDGET_MS } from '../notifiers/heartbeat-ping.js';
-import { DEFAULT_SEND_TIMEOUT_MS } from '../notifiers/http-policy.js';
+import { DEFAULT_SEND_TIMEOUT_MS, PING_BUDGET_MS } from '../notifiers/http-policy.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { CommandError, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, prepareStateDir } from './context.js';

@@ -14,15 +14,14 @@ import type { Api, SendMessageParams } from 'node-telegram-bot-api';
 import { cutMiddle, htmlToPlainText, renderTelegram, TELEGRAM_MAX_CHARS } from '../core/format.js';
 import { redact } from '../core/redact.js';
 import type { TelegramChannelConfig } from '../core/types.js';
-import type { Channel, SendResult } from './channel.js';
+import { type Channel, fingerprintOf, type SendResult } from './channel.js';
 import {
   DEFAULT_MAX_RETRY_AFTER_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRIES,
   DEFAULT_RETRY_BACKOFF_MS,
   DEFAULT_SEND_TIMEOUT_MS,
-  describeCauses as describeAnyCauses,
-  fingerprintOf,
+  describeCauses,
   type HttpChannelOptions,
   hasCode,
 } from './http-policy.js';
@@ -184,11 +183,6 @@ function classify(
     return { kind: 'retry', error: `Could not reach Telegram: ${causes}` };
   }
   return { kind: 'retry', error: `Sending to Telegram failed: ${describeCauses(error)}` };
-}
-
-// The client's own codes (EFETCH) say nothing its class did not already.
-function describeCauses(error: unknown): string {
-  return describeAnyCauses(error, 'EFETCH');
 }
 
 /** An empty token is a config problem; a client that fails to load may be fixed by the next run. */
