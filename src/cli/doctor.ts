@@ -294,7 +294,8 @@ async function checkHealthchecks(config: Config): Promise<CheckLine[]> {
     try {
       existing = await listChecks(hc);
     } catch (error) {
-      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, describeCauses(error))];
+      // The API client's errors say what failed, their causes included.
+      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, (error as Error).message)];
     }
     for (const check of desired) {
       const same = existing.filter((candidate) => candidate.slug === check.slug);

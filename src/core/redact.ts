@@ -39,13 +39,16 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** Every secret in `config`: the bot token, the webhook URL, the heartbeat and ping URLs, the healthchecks keys. */
 export function secretsOf(config: Config): string[] {
+  const hc = config.healthchecks;
+  const pingUrls = [config.heartbeatUrl, ...config.targets.map((target) => target.pingUrl)];
   const secrets = [
     config.channels.telegram?.token,
     config.channels.webhook?.url,
-    config.heartbeatUrl,
-    ...(config.healthchecks === null ? [] : healthchecksSecrets(config.healthchecks)),
+    ...(hc === null ? [] : healthchecksSecrets(hc)),
+    // A slug URL (`<ping_url>/<ping_key>/<slug>`) hides nothing but the key, listed above: its
+    // slug names a check in every line that speaks of it, and a whole URL would hide it too.
+    ...pingUrls.filter((url) => hc === null || !url?.includes(`/${hc.pingKey}/`)),
   ];
-  for (const target of config.targets) secrets.push(target.pingUrl);
   return secrets.filter((secret): secret is string => typeof secret === 'string' && secret !== '');
 }
 
