@@ -43,6 +43,19 @@ export interface HttpChannelOptions {
   readonly pacingMs?: number;
 }
 
+/** The limits of an HTTP channel's `send`: `options` with every default filled in. */
+export type ChannelLimits = Required<Omit<HttpChannelOptions, 'pacingMs'>>;
+
+export function channelLimits(options: HttpChannelOptions): ChannelLimits {
+  return {
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
+    retries: options.retries ?? DEFAULT_RETRIES,
+    retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
+  };
+}
+
 /** An answer worth another try: request timeout, rate limit, server error (runitor's list too). */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;

@@ -15,16 +15,7 @@ import { cutMiddle, htmlToPlainText, renderTelegram, TELEGRAM_MAX_CHARS } from '
 import { redact } from '../core/redact.js';
 import type { TelegramChannelConfig } from '../core/types.js';
 import { type Channel, fingerprintOf, type SendResult } from './channel.js';
-import {
-  DEFAULT_MAX_RETRY_AFTER_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_BACKOFF_MS,
-  DEFAULT_SEND_TIMEOUT_MS,
-  describeCauses,
-  type HttpChannelOptions,
-  hasCode,
-} from './http-policy.js';
+import { channelLimits, describeCauses, type HttpChannelOptions, hasCode } from './http-policy.js';
 
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
@@ -42,8 +33,8 @@ export function createTelegramChannel(
   config: TelegramChannelConfig,
   options: TelegramChannelOptions = {},
 ): Channel {
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const limits = channelLimits(options);
+  const { requestTimeoutMs, sendTimeoutMs } = limits;
   let client: Promise<{ api: Api; lib: ClientModule }> | null = null;
   // A group upgraded to a supergroup gets a new id; follow it for the rest of this run.
   let chatId: string = config.chatId;
@@ -55,9 +46,9 @@ export function createTelegramChannel(
         apiRoot: config.apiRoot,
         // The client's own default is five minutes.
         timeoutMs: requestTimeoutMs,
-        maxRetries: options.retries ?? DEFAULT_RETRIES,
-        retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
-        maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
+        maxRetries: limits.retries,
+        retryBackoffMs: limits.retryBackoffMs,
+        maxRetryAfterMs: limits.maxRetryAfterMs,
       }),
     }));
     return client;

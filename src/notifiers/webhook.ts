@@ -20,11 +20,7 @@ import type { Alert, Envelope, WebhookChannelConfig } from '../core/types.js';
 import { type Channel, fingerprintOf, type SendResult } from './channel.js';
 import {
   backoffMs,
-  DEFAULT_MAX_RETRY_AFTER_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_BACKOFF_MS,
-  DEFAULT_SEND_TIMEOUT_MS,
+  channelLimits,
   describeCauses,
   type HttpChannelOptions,
   hasCode,
@@ -59,11 +55,8 @@ export function createWebhookChannel(
   config: WebhookChannelConfig,
   options: WebhookChannelOptions = {},
 ): Channel {
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  const retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+  const { requestTimeoutMs, sendTimeoutMs, maxRetryAfterMs, retries, retryBackoffMs } =
+    channelLimits(options);
   const target = describeTarget(config.url);
   const hide = (text: string) => redact(text, [config.url]);
 
