@@ -21,7 +21,7 @@ import { redact, secretsOf } from '../core/redact.js';
 import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.js';
 import { formatDuration, formatDurationOver } from '../core/units.js';
 import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
-import { describeCauses } from '../notifiers/http-policy.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, describeCauses, PING_TIMEOUT_MS } from '../notifiers/http-policy.js';
 import { httpRequest } from '../notifiers/node-http.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
@@ -37,10 +37,11 @@ import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './co
 import { COMPILED_ENTRY, crontabBlock, packageRoot, readCrontab } from './crontab.js';
 import { observe } from './observe.js';
 
-/** One Bot API request; doctor does not retry: a slow answer is itself worth a line. */
-export const TELEGRAM_TIMEOUT_MS = 10_000;
-/** One request to a webhook or a heartbeat host. */
-export const HTTP_TIMEOUT_MS = 5000;
+/**
+ * One look at a webhook or ping host's root: a ping's attempt timeout, not a channel's request
+ * timeout, since all a run needs of the host is what a ping needs.
+ */
+const HOST_TIMEOUT_MS = PING_TIMEOUT_MS;
 
 type Status = 'ok' | 'fail' | 'skip';
 
@@ -196,7 +197,8 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
   const lib = await import('node-telegram-bot-api');
   const api = new lib.Api(telegram.token, {
     apiRoot: telegram.apiRoot,
-    timeoutMs: TELEGRAM_TIMEOUT_MS,
+    // A channel's request timeout, without its retries: a slow answer is itself worth a line.
+    timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     maxRetries: 0,
   });
   const why = (error: unknown, hint: string): string => {
@@ -204,7 +206,7 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
       return redact(`Telegram answered ${error.errorCode}: ${error.description}${hint}`, secrets);
     }
     if (error instanceof lib.TimeoutError)
-      return `no answer from ${telegram.apiRoot} within ${TELEGRAM_TIMEOUT_MS} ms`;
+      return `no answer from ${telegram.apiRoot} within ${DEFAULT_REQUEST_TIMEOUT_MS} ms`;
     return redact(`cannot reach ${telegram.apiRoot}: ${describeCauses(error)}`, secrets);
   };
   const chatLabel = `telegram chat ${telegram.chatId}`;
@@ -236,7 +238,7 @@ function originOf(url: string): string {
 async function answers(url: string, method: 'HEAD' | 'GET'): Promise<{ status: number } | { error: string }> {
   try {
     // node:http follows no redirect: a 3xx is an answer from this host.
-    const { status } = await httpRequest(url, { method, timeoutMs: HTTP_TIMEOUT_MS });
+    const { status } = await httpRequest(url, { method, timeoutMs: HOST_TIMEOUT_MS });
     return { status };
   } catch (error) {
     return { error: describeCauses(error) };
