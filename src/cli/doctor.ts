@@ -22,6 +22,8 @@ import type { Config, TargetConfig, TelegramChannelConfig } from '../core/types.
 import { formatDuration, formatDurationOver } from '../core/units.js';
 import { describeUnset, unsetUnder } from '../core/unset-env.js';
 import { liveRefusal, nextTryMs } from '../notifiers/deliver.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, describeCauses, PING_TIMEOUT_MS } from '../notifiers/http-policy.js';
+import { httpRequest } from '../notifiers/node-http.js';
 import { describeShared } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import {
@@ -36,10 +38,11 @@ import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './co
 import { COMPILED_ENTRY, crontabBlock, packageRoot, readCrontab } from './crontab.js';
 import { observe } from './observe.js';
 
-/** One Bot API request; doctor does not retry: a slow answer is itself worth a line. */
-export const TELEGRAM_TIMEOUT_MS = 10_000;
-/** One request to a webhook or a heartbeat host. */
-export const HTTP_TIMEOUT_MS = 5000;
+/**
+ * One look at a webhook or ping host's root: a ping's attempt timeout, not a channel's request
+ * timeout, since all a run needs of the host is what a ping needs.
+ */
+const HOST_TIMEOUT_MS = PING_TIMEOUT_MS;
 
 type Status = 'ok' | 'fail' | 'skip';
 
@@ -63,17 +66,6 @@ const skip = (label: string, detail: string): CheckLine => ({ status: 'skip', la
 export function localeIsUtf8(env: NodeJS.ProcessEnv): boolean {
   const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
   return /utf-?8/i.test(locale);
-}
-
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 4; depth += 1) {
-    const code = (current as NodeJS.ErrnoException).code;
-    parts.push(typeof code === 'string' && !code.startsWith('EFETCH') ? code : current.message);
-    current = current.cause;
-  }
-  return parts.length === 0 ? String(error) : parts.join(': ');
 }
 
 async function checkStateDir(config: Config): Promise<CheckLine> {
@@ -129,7 +121,7 @@ async function checkCrontab(file: string, config: Config | null, root: string): 
     text = await readCrontab();
   } catch (error) {
     const message =
-      error instanceof CommandError ? error.message.replace(/^cronwatch: /, '') : errorText(error);
+      error instanceof CommandError ? error.message.replace(/^cronwatch: /, '') : describeCauses(error);
     return { lines: [fail('crontab', message)], crontab: null };
   }
   const lines = crontabLines(text ?? '');
@@ -194,7 +186,7 @@ async function checkCronDaemon(): Promise<CheckLine> {
       'no cron or crond process is running, so the crontab runs nothing. Fix: systemctl enable --now cron (or service cron start)',
     );
   } catch (error) {
-    return fail('cron daemon', `cannot read the process table: ${errorText(error)}`);
+    return fail('cron daemon', `cannot read the process table: ${describeCauses(error)}`);
   }
 }
 
@@ -206,7 +198,8 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
   const lib = await import('node-telegram-bot-api');
   const api = new lib.Api(telegram.token, {
     apiRoot: telegram.apiRoot,
-    timeoutMs: TELEGRAM_TIMEOUT_MS,
+    // A channel's request timeout, without its retries: a slow answer is itself worth a line.
+    timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     maxRetries: 0,
   });
   const why = (error: unknown, hint: string): string => {
@@ -214,8 +207,8 @@ async function checkTelegram(telegram: TelegramChannelConfig | null): Promise<Ch
       return redact(`Telegram answered ${error.errorCode}: ${error.description}${hint}`, secrets);
     }
     if (error instanceof lib.TimeoutError)
-      return `no answer from ${telegram.apiRoot} within ${TELEGRAM_TIMEOUT_MS} ms`;
-    return redact(`cannot reach ${telegram.apiRoot}: ${errorText(error)}`, secrets);
+      return `no answer from ${telegram.apiRoot} within ${DEFAULT_REQUEST_TIMEOUT_MS} ms`;
+    return redact(`cannot reach ${telegram.apiRoot}: ${describeCauses(error)}`, secrets);
   };
   const chatLabel = `telegram chat ${telegram.chatId}`;
   try {
@@ -245,16 +238,11 @@ function originOf(url: string): string {
 
 async function answers(url: string, method: 'HEAD' | 'GET'): Promise<{ status: number } | { error: string }> {
   try {
-    const response = await fetch(url, {
-      method,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-    });
-    await response.body?.cancel();
-    return { status: response.status };
+    // node:http follows no redirect: a 3xx is an answer from this host.
+    const { status } = await httpRequest(url, { method, timeoutMs: HOST_TIMEOUT_MS });
+    return { status };
   } catch (error) {
-    if ((error as Error).name === 'TimeoutError') return { error: `no answer within ${HTTP_TIMEOUT_MS} ms` };
-    return { error: errorText(error) };
+    return { error: describeCauses(error) };
   }
 }
 
@@ -309,7 +297,8 @@ async function checkHealthchecks(config: Config): Promise<CheckLine[]> {
     try {
       existing = await listChecks(hc);
     } catch (error) {
-      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, errorText(error))];
+      // The API client's errors say what failed, their causes included.
+      return [...lines, fail(`healthchecks ${originOf(hc.url)}`, (error as Error).message)];
     }
     for (const check of desired) {
       const same = existing.filter((candidate) => candidate.slug === check.slug);
@@ -475,7 +464,7 @@ async function checkLastRun(config: Config, nowMs: number): Promise<CheckLine> {
     }
     return ok(label, `${ago}, within ${OVERDUE_INTERVALS} × interval ${formatDuration(config.intervalMs)}`);
   } catch (error) {
-    return fail(label, `cannot read the state: ${errorText(error)}`);
+    return fail(label, `cannot read the state: ${describeCauses(error)}`);
   }
 }
 
@@ -484,7 +473,7 @@ async function checkOutbox(config: Config, secrets: readonly string[]): Promise<
   try {
     contents = await readOutbox(config.stateDir, { moveAside: false });
   } catch (error) {
-    return [fail('outbox', `cannot read it: ${errorText(error)}`)];
+    return [fail('outbox', `cannot read it: ${describeCauses(error)}`)];
   }
   const { entries, corrupt } = contents;
   if (entries.length === 0 && corrupt.length === 0) {
@@ -548,7 +537,7 @@ async function releaseHeldTelegram(config: Config): Promise<CheckLine | null> {
     });
     return ok('outbox telegram', `the bot and chat answer now: the next check sends the held alert(s)`);
   } catch (error) {
-    return fail('outbox telegram', `cannot record that the channel works: ${errorText(error)}`);
+    return fail('outbox telegram', `cannot record that the channel works: ${describeCauses(error)}`);
   }
 }
 
@@ -638,7 +627,7 @@ export async function runDoctor(
       : findBlock(crontab.crontab, file).kind === 'found'
         ? [await checkCronEnvironment(loaded, crontab.crontab)]
         : [];
-  return [
+  const lines = [
     configLine,
     ...environment,
     stateDir,
@@ -656,6 +645,12 @@ export async function runDoctor(
     ...outbox,
     ...(released === null ? [] : [released]),
   ];
+  // Each check names origins only; this catches what one quotes from a server or a client.
+  return lines.map((line) => ({
+    ...line,
+    label: redact(line.label, secrets),
+    detail: redact(line.detail, secrets),
+  }));
 }
 
 /** The report as printed: one line per check, then a count. */

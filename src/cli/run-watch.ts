@@ -18,10 +18,11 @@
  * All of a run's pings share one session (heartbeat-ping.ts): they add at most its 15 s budget
  * to the run, whatever the service does, and the pings of one check keep their order. The ping
  * and metrics code is loaded only when configured, and nothing here throws: a log, metrics file
- * or ping that fails is reported on stderr and the run goes on.
+ * or ping that fails is reported on stderr and the run goes on. What is printed or sent in a ping
+ * passes through `redact` with the config's secrets (the ping key is in every slug URL).
  */
 import { type CheckEventsInput, type CronwatchEvent, checkEvents } from '../core/events.js';
-import { redact } from '../core/redact.js';
+import { redact, secretsOf } from '../core/redact.js';
 import type { Config, Observation, State } from '../core/types.js';
 import type { Ping, PingSession } from '../notifiers/heartbeat-ping.js';
 import { appendEvents } from '../store/events.js';
@@ -54,16 +55,17 @@ export interface RunWatch {
   fail(error: unknown): Promise<void>;
 }
 
-function warn(text: string): void {
-  process.stderr.write(`cronwatch: ${redact(text)}\n`);
+/** Bot-token shapes are hidden even where no config is at hand. */
+function warn(text: string, secrets: readonly string[] = []): void {
+  process.stderr.write(`cronwatch: ${redact(text, secrets)}\n`);
 }
 
-function messageOf(error: unknown): string {
-  return redact(error instanceof Error ? error.message : String(error));
+function messageOf(error: unknown, secrets: readonly string[] = []): string {
+  return redact(error instanceof Error ? error.message : String(error), secrets);
 }
 
 /** The ping body: what a reader of the service's log wants to see of the run. */
-export function reportText(report: CheckReport, problem: string | null): string {
+function reportText(report: CheckReport, problem: string | null, secrets: readonly string[]): string {
   const notUp = report.targets.filter((target) => target.status !== 'up' && target.observed !== 'paused');
   const head =
     notUp.length === 0
@@ -79,7 +81,7 @@ export function reportText(report: CheckReport, problem: string | null): string 
   }
   if (report.alerts.length > 0) lines.push(`${report.alerts.length} alert(s) raised`);
   for (const notice of report.notices) lines.push(notice);
-  return redact(lines.join('\n'));
+  return redact(lines.join('\n'), secrets);
 }
 
 /**
@@ -87,7 +89,7 @@ export function reportText(report: CheckReport, problem: string | null): string 
  * backoff, with what happened, so the target's own check shows the incident, not only
  * cronwatch's. The end ping that follows says whether it is up.
  */
-export function targetLogPings(config: Config, input: CheckEventsInput): Ping[] {
+function targetLogPings(config: Config, input: CheckEventsInput, secrets: readonly string[]): Ping[] {
   const urls = new Map(config.targets.map((target) => [target.name, target.pingUrl]));
   const pings: Ping[] = [];
   for (const verdict of input.plan.verdicts) {
@@ -106,12 +108,12 @@ export function targetLogPings(config: Config, input: CheckEventsInput): Ping[] 
     } else if (input.plan.flips.some((flip) => flip.target === verdict.target && flip.to === 'backoff')) {
       text = `${found}; restart limit reached, backing off`;
     }
-    if (text !== null) pings.push({ url, kind: 'log', rid: null, body: redact(text) });
+    if (text !== null) pings.push({ url, kind: 'log', rid: null, body: redact(text, secrets) });
   }
   return pings;
 }
 
-function targetPings(config: Config, report: CheckReport): Ping[] {
+function targetPings(config: Config, report: CheckReport, secrets: readonly string[]): Ping[] {
   const urls = new Map(config.targets.map((target) => [target.name, target.pingUrl]));
   const pings: Ping[] = [];
   for (const target of report.targets) {
@@ -121,20 +123,28 @@ function targetPings(config: Config, report: CheckReport): Ping[] {
       target.status === 'up'
         ? `${target.name}: up${target.pid === null ? '' : `, pid ${target.pid}`}`
         : `${target.name}: ${target.status}${target.reason === null ? '' : `: ${target.reason}`}`;
-    pings.push({ url, kind: target.status === 'up' ? 'success' : 'fail', rid: null, body: redact(body) });
+    pings.push({
+      url,
+      kind: target.status === 'up' ? 'success' : 'fail',
+      rid: null,
+      body: redact(body, secrets),
+    });
   }
   return pings;
 }
 
 /** What the end of the run says of its pings: only refusals, which would never alert anyone. */
-function reportRefusals(results: readonly { ok: boolean; status: number | null; error: string | null }[]) {
+function reportRefusals(
+  results: readonly { ok: boolean; status: number | null; error: string | null }[],
+  secrets: readonly string[],
+) {
   for (const result of results) {
     // Unreachable or failing services are left to alert by the missing ping; a refusal (404: no
     // such check, 409: two checks with that slug) is said.
     if (!result.ok && result.status !== null && result.status < 500 && result.status !== 429) {
       const hint =
         result.status === 409 ? 'two checks have this slug' : 'check the ping URL, or run healthchecks sync';
-      warn(`${result.error} (${hint})`);
+      warn(`${result.error} (${hint})`, secrets);
     }
   }
 }
@@ -144,7 +154,7 @@ function reportRefusals(results: readonly { ok: boolean; status: number | null; 
  * with its end and is no secret, so Math.random will do: loading node:crypto would cost the cron
  * path more (about 3 ms) than the rest of this module.
  */
-export function runId(): string {
+function runId(): string {
   const hex = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16));
   hex[12] = '4';
   hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
@@ -173,15 +183,16 @@ export interface WatchOptions {
 export function watchRun(config: Config, startedMs: number, options: WatchOptions = {}): RunWatch {
   const rid = runId();
   const heartbeat = config.heartbeatUrl;
+  const secrets = secretsOf(config);
   let begun = false;
   // Loaded with the first ping; a run with no ping URL never loads the HTTP code.
   let session: Promise<PingSession | null> | null = null;
   const send = (pings: readonly Ping[]) => {
     if (pings.length === 0) return;
     session ??= import('../notifiers/heartbeat-ping.js').then(
-      (module) => module.createPingSession(),
+      (module) => module.createPingSession({ secrets }),
       (error: unknown) => {
-        warn(`could not send pings: ${messageOf(error)}`);
+        warn(`could not send pings: ${messageOf(error, secrets)}`, secrets);
         return null;
       },
     );
@@ -206,7 +217,7 @@ export function watchRun(config: Config, startedMs: number, options: WatchOption
       heartbeat === null ? [] : [{ url: heartbeat, kind: ok ? 'success' : 'fail', rid, body }];
     send([...others, ...own]);
     const open = await session;
-    if (open) reportRefusals(await open.drain());
+    if (open) reportRefusals(await open.drain(), secrets);
   };
 
   const watch: RunWatch = {
@@ -225,7 +236,7 @@ export function watchRun(config: Config, startedMs: number, options: WatchOption
       if (heartbeat !== null) send([{ url: heartbeat, kind: 'start', rid, body: '' }]);
     },
     async concluded(input) {
-      send(targetLogPings(config, input));
+      send(targetLogPings(config, input, secrets));
       await log(checkEvents(input));
     },
     async finish({ report, state, observations, delivery, problems }) {
@@ -247,7 +258,7 @@ export function watchRun(config: Config, startedMs: number, options: WatchOption
           startedMs,
           exitCode: report.exitCode,
           ok: problem === null,
-          problem: problem === null ? null : redact(problem),
+          problem: problem === null ? null : redact(problem, secrets),
         },
       ]);
       if (config.metricsTextfile !== null) {
@@ -263,13 +274,13 @@ export function watchRun(config: Config, startedMs: number, options: WatchOption
             alertsPending: pending.length,
           });
         } catch (error) {
-          warn(`could not write metrics to ${config.metricsTextfile}: ${messageOf(error)}`);
+          warn(`could not write metrics to ${config.metricsTextfile}: ${messageOf(error, secrets)}`, secrets);
         }
       }
-      await end(problem === null, reportText(report, problem), targetPings(config, report));
+      await end(problem === null, reportText(report, problem, secrets), targetPings(config, report, secrets));
     },
     async fail(error) {
-      const message = messageOf(error);
+      const message = messageOf(error, secrets);
       if (begun) {
         await log([
           { kind: 'run_end', atMs: Date.now(), rid, startedMs, exitCode: null, ok: false, problem: message },

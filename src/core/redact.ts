@@ -2,7 +2,7 @@
  * The one rule for keeping secrets out of output: every channel error, ping body, printed line and
  * crash report passes through `redact` before it is printed, stored or sent.
  */
-import type { Config } from './types.js';
+import type { Config, HealthchecksConfig } from './types.js';
 
 /** What a hidden secret reads as. */
 export const REDACTED = '<redacted>';
@@ -37,17 +37,24 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   return out.replace(BOT_TOKEN, REDACTED);
 }
 
-/** Every secret in `config`: the bot token, the webhook URL, the heartbeat and ping URLs. */
+/** Every secret in `config`: the bot token, the webhook URL, the heartbeat and ping URLs, the healthchecks keys. */
 export function secretsOf(config: Config): string[] {
+  const hc = config.healthchecks;
+  const pingUrls = [config.heartbeatUrl, ...config.targets.map((target) => target.pingUrl)];
   const secrets = [
     config.channels.telegram?.token,
     config.channels.webhook?.url,
-    config.heartbeatUrl,
-    config.healthchecks?.pingKey,
-    config.healthchecks?.apiKey,
+    ...(hc === null ? [] : healthchecksSecrets(hc)),
+    // A slug URL (`<ping_url>/<ping_key>/<slug>`) hides nothing but the key, listed above: its
+    // slug names a check in every line that speaks of it, and a whole URL would hide it too.
+    ...pingUrls.filter((url) => hc === null || !url?.includes(`/${hc.pingKey}/`)),
   ];
-  for (const target of config.targets) secrets.push(target.pingUrl);
   return secrets.filter((secret): secret is string => typeof secret === 'string' && secret !== '');
+}
+
+/** The healthchecks project's keys: the ping key (in every slug ping URL's path) and the API key. */
+export function healthchecksSecrets(hc: HealthchecksConfig): string[] {
+  return [hc.pingKey, hc.apiKey].filter((secret): secret is string => secret !== null && secret !== '');
 }
 
 function partsOf(secret: string): string[] {

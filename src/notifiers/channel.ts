@@ -3,6 +3,7 @@
  * that never throws, only reports how the message fared.
  */
 
+import { createHash } from 'node:crypto';
 import type { RenderOptions } from '../core/format.js';
 import type { Envelope } from '../core/types.js';
 
@@ -50,4 +51,9 @@ export interface Channel {
   render(envelope: Envelope, options: RenderOptions): readonly string[];
   /** Sends one rendered message. Never throws. */
   send(message: string, options: SendOptions): Promise<SendResult>;
+}
+
+/** A `Channel.fingerprint`: a hash of the channel's whole config, revealing nothing of its secrets. */
+export function fingerprintOf(material: readonly unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex').slice(0, 16);
 }

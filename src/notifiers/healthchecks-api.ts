@@ -1,15 +1,16 @@
 /**
  * The few calls of healthchecks' Management API v3 that `healthchecks sync` and `doctor` make:
  * list the project's checks, and create or update one by slug (`unique: ["slug"]`). The key goes
- * in `X-Api-Key` and into no message.
+ * in `X-Api-Key` and into no message: every error names the origin only, quotes the server's own
+ * `error` (which a proxy's page might fill with anything) and passes through `redact` with the
+ * project's keys. A request is given up after a channel's request timeout, and not retried:
+ * `sync` and `doctor` are run by hand, and say what failed.
  */
 import type { DesiredCheck, ExistingCheck } from '../core/healthchecks.js';
+import { healthchecksSecrets, redact } from '../core/redact.js';
 import type { HealthchecksConfig } from '../core/types.js';
-import { USER_AGENT } from './heartbeat-ping.js';
-import { httpRequest } from './node-http.js';
-
-/** One API request is given up after this long. */
-export const API_TIMEOUT_MS = 10_000;
+import { DEFAULT_REQUEST_TIMEOUT_MS, describeCauses } from './http-policy.js';
+import { type HttpAnswer, httpRequest } from './node-http.js';
 
 /** A call the API did not answer, or answered with an error; `status` null: no answer. */
 export class HealthchecksApiError extends Error {
@@ -40,38 +41,30 @@ async function call(
 ): Promise<{ status: number; json: unknown }> {
   const url = `${hc.url}/api/v3/${path}`;
   const where = `${method} ${new URL(url).origin}/api/v3/${path.split('?')[0]}`;
-  let answer: Awaited<ReturnType<typeof httpRequest>>;
+  const failure = (why: string, status: number | null, cause?: unknown) =>
+    new HealthchecksApiError(redact(`${where}: ${why}`, healthchecksSecrets(hc)), status, { cause });
+  let answer: HttpAnswer;
   try {
     answer = await httpRequest(url, {
       method,
       headers: {
         'x-api-key': hc.apiKey ?? '',
-        'user-agent': USER_AGENT,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? null : JSON.stringify(body),
-      timeoutMs: API_TIMEOUT_MS,
+      timeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     });
   } catch (error) {
-    const why =
-      error instanceof Error && error.name === 'TimeoutError'
-        ? 'no answer in time'
-        : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-    throw new HealthchecksApiError(`${where}: ${why}`, null, { cause: error });
+    throw failure(describeCauses(error), null, error);
   }
   if (answer.status >= 300) {
     const said = errorOf(answer.body);
-    throw new HealthchecksApiError(
-      `${where}: HTTP ${answer.status}${said === '' ? '' : ` (${said})`}`,
-      answer.status,
-    );
+    throw failure(`HTTP ${answer.status}${said === '' ? '' : ` (${said})`}`, answer.status);
   }
   try {
     return { status: answer.status, json: JSON.parse(answer.body) };
   } catch (error) {
-    throw new HealthchecksApiError(`${where}: HTTP ${answer.status} but not JSON`, answer.status, {
-      cause: error,
-    });
+    throw failure(`HTTP ${answer.status} but not JSON`, answer.status, error);
   }
 }
 

@@ -17,23 +17,29 @@
  *   the run works) run in the background and cost the run nothing unless drain waits for them.
  *
  * A ping never fails nor throws: the outcome is returned. A ping URL is a secret of sorts
- * (anyone holding it can ping), so results name only its origin.
+ * (anyone holding it can ping; in slug mode its path holds the project's ping key), so results
+ * name only its origin, and pass through `redact` with the URL and the session's secrets all the
+ * same.
+ *
+ * Timeouts, retries and backoff are http-policy.ts's: the retries and backoff a channel's, the
+ * attempt's timeout and the budget the pings' own.
  */
 import type { Agent } from 'node:http';
-import { VERSION } from '../core/version.js';
+import { redact } from '../core/redact.js';
+import {
+  backoffMs,
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BACKOFF_MS,
+  describeCauses,
+  isRetryableStatus,
+  PING_BUDGET_MS,
+  PING_TIMEOUT_MS,
+  sleepUnlessAborted,
+} from './http-policy.js';
 import { httpRequest, transportFor } from './node-http.js';
 
-/** Each attempt is given up after this long (runitor's default too). */
-export const PING_TIMEOUT_MS = 5000;
-/** Attempts after the first, on a network error, a timeout, a 408, a 429 or a 5xx. */
-export const PING_RETRIES = 2;
-/** Waits before the retries, doubled each time. */
-export const PING_BACKOFF_MS = 1000;
-/** All of a session's pings together hold the run at most this long. */
-export const PING_BUDGET_MS = 15_000;
 /** What a body is cut to until the server announces its `Ping-Body-Limit`. */
 export const DEFAULT_PING_BODY_LIMIT_BYTES = 10_000;
-export const USER_AGENT = `cronwatch/${VERSION}`;
 
 /** start: a run began; success: it did its job; fail: it could not; log: an event only. */
 export type PingKind = 'start' | 'success' | 'fail' | 'log';
@@ -54,19 +60,21 @@ export interface PingResult {
   /** The last HTTP status received; null when none was. */
   readonly status: number | null;
   readonly attempts: number;
-  /** What went wrong, naming only the URL's origin; null when ok. */
+  /** What went wrong, naming only the URL's origin, redacted; null when ok. */
   readonly error: string | null;
 }
 
 export interface PingOptions {
   /** Default `PING_TIMEOUT_MS`. */
   readonly timeoutMs?: number;
-  /** Default `PING_RETRIES`. */
+  /** Default `DEFAULT_RETRIES`. */
   readonly retries?: number;
-  /** Default `PING_BACKOFF_MS`. */
+  /** Default `DEFAULT_RETRY_BACKOFF_MS`. */
   readonly backoffMs?: number;
   /** Default `PING_BUDGET_MS`. */
   readonly budgetMs?: number;
+  /** Hidden from every error besides the ping's own URL (`secretsOf(config)`: the ping key...). */
+  readonly secrets?: readonly string[];
 }
 
 export interface PingSession {
@@ -132,22 +140,12 @@ export function announcedLimit(header: string | string[] | undefined): number | 
   return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : null;
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer in time';
-  const code = (error as NodeJS.ErrnoException).code;
-  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-}
-
-/** runitor's list: request timeout, rate limit, server errors. */
-function retryable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 /** Starts a session; its budget is spent only while `drain` waits. */
 export function createPingSession(options: PingOptions = {}): PingSession {
   const timeoutMs = options.timeoutMs ?? PING_TIMEOUT_MS;
-  const retries = options.retries ?? PING_RETRIES;
-  const backoffMs = options.backoffMs ?? PING_BACKOFF_MS;
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  const retryBackoffMs = options.backoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+  const secrets = options.secrets ?? [];
   let budgetLeftMs = options.budgetMs ?? PING_BUDGET_MS;
   let bodyLimitBytes = DEFAULT_PING_BODY_LIMIT_BYTES;
   /** Set while drain waits: nothing may go on past it. */
@@ -166,22 +164,13 @@ export function createPingSession(options: PingOptions = {}): PingSession {
     return agent;
   };
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (giveUp.signal.aborted) {
-        resolve();
-        return;
-      }
-      const timer = setTimeout(resolve, ms);
-      giveUp.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+  const failed = (ping: Ping, status: number | null, attempts: number, error: string): PingResult => ({
+    ping,
+    ok: false,
+    status,
+    attempts,
+    error: redact(error, [ping.url, ...secrets]),
+  });
 
   const sendOne = async (ping: Ping): Promise<PingResult> => {
     const where = new URL(ping.url).origin;
@@ -193,7 +182,7 @@ export function createPingSession(options: PingOptions = {}): PingSession {
       if (attempt > 0) {
         // A start that arrived after the run's end would show the check as running again.
         if (deadlineMs !== null && ping.kind === 'start') break;
-        await pause(backoffMs * 2 ** (attempt - 1));
+        await sleepUnlessAborted(backoffMs(retryBackoffMs, attempt - 1), giveUp.signal);
       }
       if (giveUp.signal.aborted) break;
       const remainingMs = deadlineMs === null ? timeoutMs : Math.min(timeoutMs, deadlineMs - Date.now());
@@ -203,7 +192,7 @@ export function createPingSession(options: PingOptions = {}): PingSession {
         const url = new URL(target);
         const answer = await httpRequest(target, {
           method: 'POST',
-          headers: { 'content-type': 'text/plain; charset=utf-8', 'user-agent': USER_AGENT },
+          headers: { 'content-type': 'text/plain; charset=utf-8' },
           body: cutBody(ping.body, bodyLimitBytes),
           timeoutMs: remainingMs,
           signal: giveUp.signal,
@@ -214,12 +203,14 @@ export function createPingSession(options: PingOptions = {}): PingSession {
         // healthchecks answers 201 to a ping that created its check (`?create=1`).
         if (status === 200 || status === 201) return { ping, ok: true, status, attempts, error: null };
         error = `HTTP ${status}`;
-        if (!retryable(status)) break;
+        if (!isRetryableStatus(status)) break;
       } catch (caught) {
-        error = giveUp.signal.aborted ? 'no answer before the time for pings ran out' : describeError(caught);
+        error = giveUp.signal.aborted
+          ? 'no answer before the time for pings ran out'
+          : describeCauses(caught);
       }
     }
-    return { ping, ok: false, status, attempts, error: `${ping.kind} ping to ${where}: ${error}` };
+    return failed(ping, status, attempts, `${ping.kind} ping to ${where}: ${error}`);
   };
 
   const session: PingSession = {
@@ -227,14 +218,8 @@ export function createPingSession(options: PingOptions = {}): PingSession {
       const results = pings.map((ping) => {
         const before = chains.get(ping.url) ?? Promise.resolve();
         const result = before.then(() =>
-          sendOne(ping).catch(
-            (caught: unknown): PingResult => ({
-              ping,
-              ok: false,
-              status: null,
-              attempts: 0,
-              error: `${ping.kind} ping: ${describeError(caught)}`,
-            }),
+          sendOne(ping).catch((caught: unknown) =>
+            failed(ping, null, 0, `${ping.kind} ping: ${describeCauses(caught)}`),
           ),
         );
         chains.set(ping.url, result);

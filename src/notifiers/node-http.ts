@@ -4,6 +4,10 @@
  * everything else it does when all is well.
  */
 import type { Agent, IncomingHttpHeaders } from 'node:http';
+import { VERSION } from '../core/version.js';
+
+/** Sent with every request: the server's log shows who asked. */
+export const USER_AGENT = `cronwatch/${VERSION}`;
 
 export interface HttpAnswer {
   readonly status: number;
@@ -13,6 +17,7 @@ export interface HttpAnswer {
 
 export interface HttpRequestOptions {
   readonly method: 'GET' | 'POST' | 'HEAD';
+  /** Besides `user-agent: cronwatch/<version>` and the body's `content-length`. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Sent with its content-length; null: no body. */
   readonly body?: string | null;
@@ -40,7 +45,7 @@ export async function httpRequest(target: string, options: HttpRequestOptions): 
   const transport = await transportFor(url);
   const body = options.body ?? null;
   return new Promise<HttpAnswer>((resolve, reject) => {
-    const headers: Record<string, string> = { ...options.headers };
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...options.headers };
     if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
     const request = transport.request(url, {
       method: options.method,

@@ -14,18 +14,8 @@ import type { Api, SendMessageParams } from 'node-telegram-bot-api';
 import { cutMiddle, htmlToPlainText, renderTelegram, TELEGRAM_MAX_CHARS } from '../core/format.js';
 import { redact } from '../core/redact.js';
 import type { TelegramChannelConfig } from '../core/types.js';
-import type { Channel, SendResult } from './channel.js';
-import {
-  DEFAULT_MAX_RETRY_AFTER_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_BACKOFF_MS,
-  DEFAULT_SEND_TIMEOUT_MS,
-  describeCauses as describeAnyCauses,
-  fingerprintOf,
-  type HttpChannelOptions,
-  hasCode,
-} from './http-policy.js';
+import { type Channel, fingerprintOf, type SendResult } from './channel.js';
+import { channelLimits, describeCauses, type HttpChannelOptions, hasCode } from './http-policy.js';
 
 /** Telegram allows about one message a second per chat. */
 export const DEFAULT_PACING_MS = 1100;
@@ -43,8 +33,8 @@ export function createTelegramChannel(
   config: TelegramChannelConfig,
   options: TelegramChannelOptions = {},
 ): Channel {
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  const limits = channelLimits(options);
+  const { requestTimeoutMs, sendTimeoutMs } = limits;
   let client: Promise<{ api: Api; lib: ClientModule }> | null = null;
   // A group upgraded to a supergroup gets a new id; follow it for the rest of this run.
   let chatId: string = config.chatId;
@@ -56,9 +46,9 @@ export function createTelegramChannel(
         apiRoot: config.apiRoot,
         // The client's own default is five minutes.
         timeoutMs: requestTimeoutMs,
-        maxRetries: options.retries ?? DEFAULT_RETRIES,
-        retryBackoffMs: options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS,
-        maxRetryAfterMs: options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
+        maxRetries: limits.retries,
+        retryBackoffMs: limits.retryBackoffMs,
+        maxRetryAfterMs: limits.maxRetryAfterMs,
       }),
     }));
     return client;
@@ -184,11 +174,6 @@ function classify(
     return { kind: 'retry', error: `Could not reach Telegram: ${causes}` };
   }
   return { kind: 'retry', error: `Sending to Telegram failed: ${describeCauses(error)}` };
-}
-
-// The client's own codes (EFETCH) say nothing its class did not already.
-function describeCauses(error: unknown): string {
-  return describeAnyCauses(error, 'EFETCH');
 }
 
 /** An empty token is a config problem; a client that fails to load may be fixed by the next run. */

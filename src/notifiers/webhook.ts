@@ -17,17 +17,15 @@
 import { cutMiddle, DIGEST_THRESHOLD, formatTime, type RenderOptions, renderPlain } from '../core/format.js';
 import { redact } from '../core/redact.js';
 import type { Alert, Envelope, WebhookChannelConfig } from '../core/types.js';
-import type { Channel, SendResult } from './channel.js';
+import { type Channel, fingerprintOf, type SendResult } from './channel.js';
 import {
-  DEFAULT_MAX_RETRY_AFTER_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_BACKOFF_MS,
-  DEFAULT_SEND_TIMEOUT_MS,
+  backoffMs,
+  channelLimits,
   describeCauses,
-  fingerprintOf,
   type HttpChannelOptions,
   hasCode,
+  isRetryableStatus,
+  sleepUnlessAborted,
 } from './http-policy.js';
 
 /** Slack allows about one message a second per webhook; Discord a little more. */
@@ -57,11 +55,8 @@ export function createWebhookChannel(
   config: WebhookChannelConfig,
   options: WebhookChannelOptions = {},
 ): Channel {
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  const retries = options.retries ?? DEFAULT_RETRIES;
-  const retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+  const { requestTimeoutMs, sendTimeoutMs, maxRetryAfterMs, retries, retryBackoffMs } =
+    channelLimits(options);
   const target = describeTarget(config.url);
   const hide = (text: string) => redact(text, [config.url]);
 
@@ -114,8 +109,8 @@ export function createWebhookChannel(
     for (let tries = 0; ; tries += 1) {
       const outcome = await attempt(body, deadline);
       if (outcome.kind === 'done') return outcome.result;
-      const waitMs = outcome.waitMs ?? retryBackoffMs * 2 ** tries;
-      if (tries >= retries || !(await sleep(waitMs, deadline)))
+      const waitMs = outcome.waitMs ?? backoffMs(retryBackoffMs, tries);
+      if (tries >= retries || !(await sleepUnlessAborted(waitMs, deadline)))
         return { kind: 'retry', error: outcome.error };
     }
   };
@@ -271,7 +266,7 @@ function classify(response: Response, body: string, target: string, maxRetryAfte
     if (waitMs !== null && waitMs > maxRetryAfterMs) return done({ kind: 'retry', error });
     return { kind: 'again', error, waitMs };
   }
-  if (status >= 500 || status === 408) return { kind: 'again', error: what, waitMs: null };
+  if (isRetryableStatus(status)) return { kind: 'again', error: what, waitMs: null };
   if (status === 401 || status === 403) {
     return done({ kind: 'permanent', scope: 'channel', error: `${what} (check channels.webhook.url)` });
   }
@@ -301,25 +296,6 @@ function retryAfterMs(header: string | null): number | null {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(header);
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
-}
-
-/** Waits `ms`; false, at once, when the deadline would pass first. */
-function sleep(ms: number, deadline: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (deadline.aborted) {
-      resolve(false);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      deadline.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    deadline.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** `Webhook (hooks.slack.com)`: the host only, never the path that holds the credential. */

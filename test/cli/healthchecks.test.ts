@@ -250,6 +250,42 @@ describe('cli', () => {
     });
   });
 
+  describe('secrets', () => {
+    it('keeps the ping key and the API key out of check, doctor and sync when the server fails', {
+      timeout: 180_000,
+    }, async () => {
+      const f = await begin('secrets');
+      // A key the server does not know: refused 401, and still a secret of this config.
+      const wrongKey = randomUUID().replaceAll('-', '');
+      const outputs: string[] = [];
+      const run = async (...args: string[]) => {
+        const result = await f.run(...args);
+        outputs.push(`${args.join(' ')}: ${result.stdout}${result.stderr}`);
+        return result;
+      };
+      f.configure({ targets: jobTarget(f.dir, 'backup') });
+      expect((await run('healthchecks', 'sync')).code).toBe(0);
+      f.hc.setMode('down');
+      expect((await run('doctor', '--no-cron', '--ascii')).stdout).toMatch(/ECONNRESET/);
+      expect((await run('healthchecks', 'sync')).stderr).toMatch(/ECONNRESET/);
+      await run('check');
+      f.hc.setMode({ status: 400 });
+      expect((await run('check')).stderr).toMatch(/ ping to http:\/\/127\.0\.0\.1:\d+: HTTP 400/);
+      f.hc.setMode('ok');
+      f.configure({ apiKey: wrongKey, targets: jobTarget(f.dir, 'backup') });
+      expect((await run('healthchecks', 'sync')).stderr).toMatch(/HTTP 401 \(wrong api key\)/);
+      expect((await run('doctor', '--no-cron', '--ascii')).stdout).toMatch(/HTTP 401 \(wrong api key\)/);
+      f.hc.setMode('hang');
+      f.configure({ apiKey: null, targets: jobTarget(f.dir, 'backup') });
+      expect((await run('doctor', '--no-cron', '--ascii')).stdout).toMatch(/time for pings ran out/);
+      for (const output of outputs) {
+        expect(output).not.toContain(f.hc.pingKey);
+        expect(output).not.toContain(f.hc.apiKey);
+        expect(output).not.toContain(wrongKey);
+      }
+    });
+  });
+
   describe('check in slug mode', () => {
     it('pings the host check and each target check by slug, every ping a POST', async () => {
       const f = await begin('healthy');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redact } from '../../src/core/redact.js';
+import { validateConfig } from '../../src/core/config.js';
+import { REDACTED, redact, secretsOf } from '../../src/core/redact.js';
 
 const TOKEN = '987654321:AAFsecret_Token-value_QRSTUVWXYZabcdefg';
 // Shaped like a Slack webhook: the last three segments are the credential.
@@ -7,6 +8,9 @@ const SLACK_PATH = '/services/T0SECRET01/B0SECRET02/xoxbTOKENdoNotLeak4242abcd';
 const SLACK_URL = `https://hooks.slack.com${SLACK_PATH}`;
 const QUERY_URL = 'https://hooks.example.net/alert?token=abcdef123456&team=ops';
 const PING_URL = 'https://hc-ping.com/5f1c2a44-8d3e-4b7a-9c61-0e2f3a4b5c6d';
+// healthchecks' ping keys are 22 URL-safe characters; API keys 32.
+const PING_KEY = 'x7Rk2mQp9LwZ4vT8nB3cYd';
+const API_KEY = '0f3a9c1e7b2d4f6a8c0e2b4d6f8a1c3e';
 
 /** Each leak shape: the secrets configured, the text that would go out, what must not appear in it. */
 const LEAKS: readonly {
@@ -60,6 +64,18 @@ const LEAKS: readonly {
     text: `ping to ${PING_URL}/fail failed; uuid 5f1c2a44-8d3e-4b7a-9c61-0e2f3a4b5c6d`,
     hidden: ['5f1c2a44-8d3e-4b7a-9c61-0e2f3a4b5c6d'],
   },
+  {
+    shape: 'a slug ping URL with the ping key in its path',
+    secrets: [PING_KEY],
+    text: `fail ping to https://hc.example.net/ping/${PING_KEY}/web-1-backup/fail?rid=1 and ${encodeURIComponent(PING_KEY)}`,
+    hidden: [PING_KEY],
+  },
+  {
+    shape: 'the API key echoed by a proxy',
+    secrets: [API_KEY],
+    text: `GET https://hc.example.net/api/v3/checks/: HTTP 401 (bad X-Api-Key: ${API_KEY})`,
+    hidden: [API_KEY],
+  },
 ];
 
 describe('core', () => {
@@ -73,6 +89,26 @@ describe('core', () => {
     it('keeps the host and plain words a reader needs', () => {
       const out = redact(`POST to hooks.slack.com: services and webhooks refused ${SLACK_URL}`, [SLACK_URL]);
       expect(out).toBe(`POST to hooks.slack.com: services and webhooks refused ${REDACTED}`);
+    });
+
+    it('hides a slug ping URL by its key and keeps the slug that names the check', () => {
+      const result = validateConfig({
+        document: {
+          healthchecks: { url: 'https://hc.example.net', ping_key: PING_KEY, api_key: API_KEY },
+          targets: [{ name: 'backup-2024', state_file: '/srv/backup.stamp', max_age: '1h' }],
+        },
+        file: '/srv/cronwatch.yaml',
+        env: {},
+        hostname: 'web-1',
+      });
+      if (result.kind !== 'valid') throw new Error(result.errors.join('\n'));
+      const out = redact(
+        `fail ping to https://hc.example.net/ping/${PING_KEY}/web-1-backup-2024: HTTP 404; key ${API_KEY}`,
+        secretsOf(result.config),
+      );
+      expect(out).toBe(
+        `fail ping to https://hc.example.net/ping/${REDACTED}/web-1-backup-2024: HTTP 404; key ${REDACTED}`,
+      );
     });
 
     it('leaves text without secrets alone, and ignores secrets too short to be one', () => {

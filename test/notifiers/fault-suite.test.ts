@@ -271,6 +271,13 @@ async function withDeadTarget(label: string, options: { readonly webhook?: boole
   return scene;
 }
 
+/** The next run keeps `held` alerts and sends the Bot API nothing: a refusal is not retried at once. */
+async function expectHeldUntried(scene: Awaited<ReturnType<typeof scenario>>, held: number): Promise<void> {
+  const requests = scene.api.requests.length;
+  expect((await scene.check()).delivery?.pending).toHaveLength(held);
+  expect(scene.api.requests).toHaveLength(requests);
+}
+
 describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
   it('a 429 is waited out and the alert delivered once, in the same run', async () => {
     const scene = await withDeadTarget('ratelimit');
@@ -379,10 +386,7 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
         /^outbox: 1 alert\(s\) held on telegram after a refusal \(\S+\): Telegram 403: Forbidden.*; next try \S+Z, or at once when test-alert or doctor sees the channel work$/m,
       );
 
-      const requests = scene.api.requests.length;
-      const again = await scene.check();
-      expect(again.delivery?.pending).toHaveLength(1);
-      expect(scene.api.requests).toHaveLength(requests);
+      await expectHeldUntried(scene, 1);
 
       scene.api.setFault(null);
       scene.configure({ chatId: '4343' });
@@ -422,9 +426,7 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
       const second = await scene.check();
       expect(second.delivery?.permanentErrors).toEqual([]);
       expect(second.delivery?.pending).toHaveLength(2);
-      const requests = scene.api.requests.length;
-      expect((await scene.check()).delivery?.pending).toHaveLength(2);
-      expect(scene.api.requests).toHaveLength(requests);
+      await expectHeldUntried(scene, 2);
 
       scene.api.setFault(null);
       scene.note('bot unblocked; test-alert');
@@ -449,9 +451,7 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
       scene.api.setFault('forbidden');
       await scene.check();
       scene.api.setFault(null);
-      const requests = scene.api.requests.length;
-      expect((await scene.check()).delivery?.pending).toHaveLength(1);
-      expect(scene.api.requests).toHaveLength(requests);
+      await expectHeldUntried(scene, 1);
       const doctor = await scene.cli('doctor', '--no-cron');
       expect(doctor.stdout).toMatch(
         /^✓ outbox telegram: the bot and chat answer now: the next check sends the held alert\(s\)$/m,
@@ -474,9 +474,7 @@ describe.concurrent('notifiers: fault suite (CLI end to end)', () => {
       scene.api.setFault('forbidden');
       await scene.check();
       scene.api.setFault(null);
-      const requests = scene.api.requests.length;
-      expect((await scene.check()).delivery?.pending).toHaveLength(1);
-      expect(scene.api.requests).toHaveLength(requests);
+      await expectHeldUntried(scene, 1);
       // Five minutes pass (the first backoff step): the refusal is made that much older.
       const [name] = scene.outbox();
       const file = join(scene.stateDir, 'outbox', name!);

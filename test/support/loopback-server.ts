@@ -1,6 +1,7 @@
 /**
- * The HTTP plumbing every loopback stand-in shares (Bot API, webhook receiver): a real server on
- * 127.0.0.1 that reads each request's whole body, hands it to a handler, and closes for good.
+ * The HTTP plumbing every loopback stand-in shares (Bot API, webhook receiver, healthchecks): a
+ * real server on 127.0.0.1 that reads each request's whole body, hands it to a handler, and closes
+ * for good.
  *
  * ```ts
  * const server = await startLoopbackServer((request, body, response) => {
@@ -12,6 +13,9 @@
  * ```
  *
  * - `options.port`: listen there (e.g. to come back on the port of a closed server); default a free one.
+ * - `options.dropConnection`: asked as each connection opens; true resets it before any request
+ *   (a server that is down, as a client sees it: ECONNRESET).
+ * - The handler gets the body as UTF-8 text and as the bytes that arrived (for byte limits).
  * - The handler may leave a request unanswered (a hung server) or `request.socket.destroy()` it
  *   (a dropped connection). A request whose body fails to arrive, or whose handler throws or
  *   rejects, has its connection destroyed.
@@ -26,11 +30,14 @@ export type LoopbackHandler = (
   request: IncomingMessage,
   body: string,
   response: ServerResponse,
+  bytes: Buffer,
 ) => void | Promise<void>;
 
 export interface LoopbackServerOptions {
   /** Listen on this port; default a free one. */
   readonly port?: number;
+  /** Whether to reset a connection as it opens; default never. */
+  readonly dropConnection?: () => boolean;
 }
 
 export interface LoopbackServer {
@@ -48,10 +55,14 @@ export async function startLoopbackServer(
   const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
     readBody(request)
-      .then((body) => handler(request, body, response))
+      .then((bytes) => handler(request, bytes.toString('utf8'), response, bytes))
       .catch(() => request.socket.destroy());
   });
   server.on('connection', (socket) => {
+    if (options.dropConnection?.()) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -78,11 +89,11 @@ export async function startLoopbackServer(
   };
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
+function readBody(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
   });
 }

@@ -39,8 +39,8 @@
  * ```
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { startLoopbackServer } from './loopback-server.js';
 
 /** What healthchecks made of a ping (`ign`: ignored). */
 export type PingKind = 'start' | 'success' | 'fail' | 'log' | 'ign';
@@ -134,15 +134,6 @@ const SLUG_PATH = /^\/ping\/([-a-zA-Z0-9_]+)\/([-a-zA-Z0-9_]+)(?:\/(start|fail|l
 const SPEC_FIELDS = ['name', 'slug', 'tags', 'desc', 'timeout', 'grace', 'methods', 'channels', 'unique'];
 const UNIQUE_FIELDS = ['name', 'slug', 'tags', 'timeout', 'grace'] as const;
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
-
 function key32(): string {
   return randomUUID().replaceAll('-', '');
 }
@@ -190,7 +181,6 @@ export async function startPingServer(options: PingServerOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const queued: number[] = [];
   let mode: PingMode = 'ok';
-  const sockets = new Set<Socket>();
   let origin = '';
 
   const addCheck = (fields: Partial<StoredCheck> & { readonly name: string }): StoredCheck => {
@@ -374,64 +364,48 @@ export async function startPingServer(options: PingServerOptions = {}): Promise<
     return [existing === undefined ? 201 : 200, toDict(check, false)];
   };
 
-  const server = createServer((request, response: ServerResponse) => {
-    readBody(request)
-      .then((body) => {
-        const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(request.headers)) {
-          if (typeof value === 'string') headers[name] = value;
-        }
-        const entry = {
-          method: request.method ?? '',
-          url: request.url ?? '',
-          headers,
-          body: body.toString('utf8'),
-          answered: null as number | null,
-        };
-        requests.push(entry);
-        const reply = (status: number, text: string, extra: Record<string, string> = {}) => {
-          entry.answered = status;
-          response.writeHead(status, {
-            'content-type': 'text/plain; charset=utf-8',
-            'content-length': Buffer.byteLength(text),
-            ...extra,
-          });
-          response.end(text);
-        };
-        if (url.pathname.startsWith('/api/')) {
-          const [status, value] = handleApi(request, url, body);
-          entry.answered = status;
-          const text = JSON.stringify(value);
-          response.writeHead(status, {
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(text),
-          });
-          response.end(text);
-        } else if (url.pathname.startsWith('/ping/')) handlePing(request, url, body, reply);
-        // The web UI's pages: what doctor's look at the ping host's root finds.
-        else if (url.pathname === '/') reply(200, 'healthchecks stand-in');
-        else reply(404, 'not found');
-      })
-      .catch(() => request.socket.destroy());
-  });
-  server.on('connection', (socket) => {
-    if (mode === 'down') {
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
+  const server = await startLoopbackServer(
+    (request, bodyText, response, body) => {
+      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (typeof value === 'string') headers[name] = value;
+      }
+      const entry = {
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers,
+        body: bodyText,
+        answered: null as number | null,
+      };
+      requests.push(entry);
+      const reply = (status: number, text: string, extra: Record<string, string> = {}) => {
+        entry.answered = status;
+        response.writeHead(status, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(text),
+          ...extra,
+        });
+        response.end(text);
+      };
+      if (url.pathname.startsWith('/api/')) {
+        const [status, value] = handleApi(request, url, body);
+        entry.answered = status;
+        const text = JSON.stringify(value);
+        response.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+        });
+        response.end(text);
+      } else if (url.pathname.startsWith('/ping/')) handlePing(request, url, body, reply);
+      // The web UI's pages: what doctor's look at the ping host's root finds.
+      else if (url.pathname === '/') reply(200, 'healthchecks stand-in');
+      else reply(404, 'not found');
+    },
+    { dropConnection: () => mode === 'down' },
+  );
+  const { port } = server;
+  origin = server.origin;
   return {
     port,
     origin,
@@ -454,14 +428,6 @@ export async function startPingServer(options: PingServerOptions = {}): Promise<
     failNext: (status, count = 1) => {
       for (let i = 0; i < count; i += 1) queued.push(status);
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        server.close((error) => (error ? reject(error) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: server.close,
   };
 }
