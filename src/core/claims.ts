@@ -77,7 +77,7 @@ export function settleClaims(
     const visible = found.processes.filter((entry) => (owners.get(entry.pid) ?? name) === name);
     if (visible.length === 0) {
       const others = found.processes.map((entry) => `pid ${entry.pid} is ${owners.get(entry.pid)}'s`);
-      return { name, finding: { kind: 'absent', reason: `no process of its own (${others.join(', ')})` } };
+      return { name, finding: { kind: 'absent', reason: `no process of its own: ${others.join(', ')}` } };
     }
     const own = visible.filter((entry) => finders.get(entry.pid)?.length === 1 || owners.has(entry.pid));
     const pool = own.length > 0 ? own : visible;

@@ -44,7 +44,7 @@ describe('settleClaims()', () => {
     });
     expect(findings.get('worker')).toEqual({
       kind: 'absent',
-      reason: "no process of its own (pid 11 is queue's)",
+      reason: "no process of its own: pid 11 is queue's",
     });
     expect(findings.get('queue')).toEqual({ kind: 'running', process: queueProcess, count: 1 });
     expect(shared).toEqual([

@@ -386,7 +386,7 @@ describe('probes', () => {
       const { findings, shared } = findTargetProcesses([broad, narrow], [queue], NONE, recorded);
       expect(findings.get('worker')).toEqual({
         kind: 'absent',
-        reason: "no process of its own (pid 11 is queue's)",
+        reason: "no process of its own: pid 11 is queue's",
       });
       expect(findings.get('queue')).toEqual({ kind: 'running', process: queue, count: 1 });
       expect(shared).toEqual([
