@@ -145,7 +145,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     }
     const previous = loaded.state;
     const overdue = overdueAlert({ lastRunMs: previous.lastRunMs, nowMs, intervalMs: config.intervalMs });
-    const { observations } = await observe(targets, config.targets);
+    const { observations } = await observe(targets, config.targets, previous);
     // The whole config: targets outside the selection have no observation, so decide() and
     // conclude() leave their state as it was, and forget only targets gone from the config.
     const plan = decide({ observations, state: previous, config, nowMs });

@@ -32,7 +32,7 @@ import {
   readOutbox,
   recordChannelWorked,
 } from '../store/outbox.js';
-import { loadState } from '../store/state.js';
+import { EMPTY_STATE, loadState } from '../store/state.js';
 import { defineCommand } from './command.js';
 import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, loadConfig } from './context.js';
 import { COMPILED_ENTRY, crontabBlock, packageRoot, readCrontab } from './crontab.js';
@@ -436,7 +436,11 @@ async function checkTarget(target: TargetConfig): Promise<CheckLine> {
 async function checkSharedProcesses(config: Config): Promise<CheckLine[]> {
   const watched = config.targets.filter((target) => target.match !== null || target.pidfile !== null);
   if (watched.length < 2) return [];
-  const { shared } = await observe(watched);
+  // Unreadable or corrupt, the state settles nothing, and each such process reads as undecided.
+  const { state } = await loadState(config.stateDir, Date.now(), { moveAside: false }).catch(() => ({
+    state: EMPTY_STATE,
+  }));
+  const { shared } = await observe(watched, watched, state);
   if (shared.length === 0) return [ok('processes', 'each running process is found by one target at most')];
   return shared.map((entry) => fail(`process ${entry.pid}`, describeShared(entry)));
 }

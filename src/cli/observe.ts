@@ -1,5 +1,14 @@
-import type { Observation, ProcessFinding, ProcessInfo, TargetConfig } from '../core/types.js';
-import { excludedPids, findTargetProcesses, type NamedSpec, type SharedProcess } from '../probes/match.js';
+import type { SharedProcess } from '../core/claims.js';
+import { previousOf } from '../core/decide.js';
+import type {
+  Observation,
+  ProcessFinding,
+  ProcessIdentity,
+  ProcessInfo,
+  State,
+  TargetConfig,
+} from '../core/types.js';
+import { excludedPids, findTargetProcesses, type NamedSpec } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { probeStateFile } from '../probes/state-file.js';
 
@@ -27,11 +36,13 @@ function observeOne(target: TargetConfig, process: ProcessFinding | null, error:
 
 /**
  * One scan of the process table serves every target. Processes are assigned over `all` the
- * config's targets, observed or not, so that observing one target never takes another's process.
+ * config's targets, observed or not, so that observing one target never takes another's process;
+ * `state` (the last run's) tells whose a process several targets find is, where it can.
  */
 export async function observe(
   targets: readonly TargetConfig[],
-  all: readonly TargetConfig[] = targets,
+  all: readonly TargetConfig[],
+  state: State,
 ): Promise<Observed> {
   const table = await scanProcessTable();
   const excluded = excludedPids(table, process.pid);
@@ -46,7 +57,12 @@ export async function observe(
       errors.set(target.name, (error as Error).message);
     }
   }
-  const claims = findTargetProcesses(specs, table, excluded);
+  const recorded = new Map<string, ProcessIdentity>();
+  for (const target of all) {
+    const stored = previousOf(state, target.name).process;
+    if (stored !== null) recorded.set(target.name, stored);
+  }
+  const claims = findTargetProcesses(specs, table, excluded, recorded);
   const observed = new Set(targets.map((target) => target.name));
   return {
     table,

@@ -94,7 +94,7 @@ export async function changeTarget(
   try {
     const nowMs = Date.now();
     const { state } = await loadState(config.stateDir, nowMs);
-    const { observations } = await observe([target], config.targets);
+    const { observations } = await observe([target], config.targets, state);
     const observation = observations[0];
     if (observation?.kind === 'error') {
       throw new CommandError(`cronwatch: cannot observe ${target.name}: ${observation.message}`, EXIT_NOT_UP);

@@ -128,7 +128,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const targets = selectTargets(config, options.names);
   const nowMs = Date.now();
   const { state } = await loadState(config.stateDir, nowMs, { moveAside: false });
-  const { table: processes, observations, shared } = await observe(targets, config.targets);
+  const { table: processes, observations, shared } = await observe(targets, config.targets, state);
   const plan = decide({ observations, state, config: { ...config, targets }, nowMs });
   const outbox = await outboxStatus(config);
   const run = await lockHolder(config.stateDir);

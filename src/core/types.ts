@@ -158,8 +158,9 @@ export type ProcessFinding =
       /** How many live processes matched (the oldest is `process`). */
       readonly count: number;
       /**
-       * Other targets that take this same process for theirs (their patterns overlap, and none of
-       * them found one of its own): it is up for each, but no target stops it as its own.
+       * Other targets that take this same process for theirs (their patterns overlap, none of
+       * them found one of its own, and no record says whose it is): it is up for each, but no
+       * target stops it as its own.
        */
       readonly sharedWith?: readonly string[];
     }

@@ -3,7 +3,8 @@
  * file, or both. Pure but for reading the pid file.
  */
 import { readFileSync } from 'node:fs';
-import type { ProcessFinding, ProcessInfo } from '../core/types.js';
+import { type Candidates, type Claims, oldestOf, type SharedProcess, settleClaims } from '../core/claims.js';
+import type { ProcessFinding, ProcessIdentity, ProcessInfo } from '../core/types.js';
 
 /** How a target is recognised; at least one of the two is set. */
 export interface TargetSpec {
@@ -105,11 +106,6 @@ export function findTargetProcess(
   return { kind: 'running', process: oldestOf(found.processes), count: found.processes.length };
 }
 
-/** Every process a spec finds (at least one), or why it finds none. */
-type Candidates =
-  | { readonly kind: 'found'; readonly processes: readonly ProcessInfo[] }
-  | Extract<ProcessFinding, { kind: 'absent' }>;
-
 function candidatesOf(
   spec: TargetSpec,
   table: readonly ProcessInfo[],
@@ -139,95 +135,38 @@ function candidatesOf(
     : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
 }
 
-/** The oldest process of a non-empty list, then the lowest pid. */
-function oldestOf(processes: readonly ProcessInfo[]): ProcessInfo {
-  return processes.reduce((oldest, entry) =>
-    entry.startTimeMs < oldest.startTimeMs ||
-    (entry.startTimeMs === oldest.startTimeMs && entry.pid < oldest.pid)
-      ? entry
-      : oldest,
-  );
-}
-
 /** One target, by name, as {@link findTargetProcesses} looks for it. */
 export interface NamedSpec {
   readonly name: string;
   readonly spec: TargetSpec;
 }
 
-/** A process that more than one target's `match` or `pidfile` finds. */
-export interface SharedProcess {
-  readonly pid: number;
-  readonly cmdline: string;
-  /** Every target that finds it, in config order. */
-  readonly foundBy: readonly string[];
-  /** Those of them that take it for their process, having found none that is theirs alone. */
-  readonly heldBy: readonly string[];
-}
-
-/** Each target's finding, and the processes more than one target finds. */
-export interface Claims {
-  readonly findings: ReadonlyMap<string, ProcessFinding>;
-  readonly shared: readonly SharedProcess[];
-}
-
 /**
  * Finds every target's process at once, so that no process is counted for two targets where it
- * can be helped. A target sees the processes only it finds (its own); a target that finds none
- * of its own sees those it shares, and its finding names the other targets that see the same
- * process (`sharedWith`): it is up, so nothing starts a second copy, and no target kills it as
- * its own.
+ * can be helped; `recorded` (each target's last known process) settles whose a process several
+ * targets find is, as {@link settleClaims} says.
  * @throws when a spec has neither `match` nor `pidfile`.
  */
 export function findTargetProcesses(
   targets: readonly NamedSpec[],
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
+  recorded: ReadonlyMap<string, ProcessIdentity>,
 ): Claims {
-  const candidates = targets.map(({ name, spec }) => ({ name, found: candidatesOf(spec, table, excluded) }));
-  const finders = new Map<number, string[]>();
-  for (const { name, found } of candidates) {
-    if (found.kind === 'absent') continue;
-    for (const entry of found.processes) finders.set(entry.pid, [...(finders.get(entry.pid) ?? []), name]);
-  }
-  const chosen = candidates.map(({ name, found }) => {
-    if (found.kind === 'absent') return { name, finding: found };
-    const own = found.processes.filter((entry) => finders.get(entry.pid)?.length === 1);
-    const pool = own.length > 0 ? own : found.processes;
-    const finding: ProcessFinding = { kind: 'running', process: oldestOf(pool), count: pool.length };
-    return { name, finding };
-  });
-  const holders = new Map<number, string[]>();
-  for (const { name, finding } of chosen) {
-    if (finding.kind === 'running') {
-      holders.set(finding.process.pid, [...(holders.get(finding.process.pid) ?? []), name]);
-    }
-  }
-  const findings = new Map<string, ProcessFinding>();
-  for (const { name, finding } of chosen) {
-    if (finding.kind === 'absent') {
-      findings.set(name, finding);
-      continue;
-    }
-    const others = (holders.get(finding.process.pid) ?? []).filter((holder) => holder !== name);
-    findings.set(name, others.length > 0 ? { ...finding, sharedWith: others } : finding);
-  }
-  const byPid = new Map(table.map((entry) => [entry.pid, entry]));
-  const shared = [...finders]
-    .filter(([, names]) => names.length > 1)
-    .map(([pid, foundBy]) => ({
-      pid,
-      cmdline: byPid.get(pid)?.cmdline ?? '',
-      foundBy,
-      heldBy: holders.get(pid) ?? [],
-    }));
-  return { findings, shared };
+  return settleClaims(
+    targets.map(({ name, spec }) => ({ name, found: candidatesOf(spec, table, excluded) })),
+    recorded,
+  );
 }
 
 /** A shared process in words, for `status` and `doctor`. */
 export function describeShared(shared: SharedProcess): string {
   const found = `pid ${shared.pid} (${quote(shared.cmdline)}) is found by targets ${shared.foundBy.join(' and ')}`;
   const fix = 'make their match patterns exclusive';
+  if (shared.recordedAs !== null) {
+    const others = shared.foundBy.filter((name) => name !== shared.recordedAs);
+    return `${found}; it counts as ${shared.recordedAs}'s, whose recorded process it is (not ${others.join(' or ')}'s); ${fix}`;
+  }
   if (shared.heldBy.length === 2) {
     return `${found}, which both take it for theirs: neither starts another copy or restarts it; ${fix}`;
   }

@@ -4,7 +4,7 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
-import type { ProcessIdentity, ProcessInfo } from '../core/types.js';
+import type { ProcessInfo } from '../core/types.js';
 import { readProcessWithPs, scanWithPsList } from './ps-fallback.js';
 
 /** The fields of `/proc/<pid>/stat` cronwatch uses: times in clock ticks, memory in pages. */
@@ -342,22 +342,5 @@ export function readProcess(pid: number): ProcessInfo | null {
   }
 }
 
-/** `ps` gives start times to the second; two readings of one process may straddle a tick. */
-const START_TIME_TOLERANCE_MS = 1000;
-
-/**
- * Whether `b` is the process `a` identified: same pid, same start time (exact clock ticks when
- * both have them, else within a second; an unknown start time never matches) and same command line.
- */
-export function sameProcess(a: ProcessIdentity, b: ProcessInfo): boolean {
-  if (a.pid !== b.pid || a.cmdline !== b.cmdline) {
-    return false;
-  }
-  if (a.startTicks !== null && b.startTicks !== null) {
-    return a.startTicks === b.startTicks;
-  }
-  if (a.startTimeMs < 0 || b.startTimeMs < 0) {
-    return false;
-  }
-  return Math.abs(a.startTimeMs - b.startTimeMs) <= START_TIME_TOLERANCE_MS;
-}
+/** Kept with the core, which needs it to tell whose a process is without reading any. */
+export { sameProcess } from '../core/identity.js';

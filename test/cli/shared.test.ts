@@ -1,7 +1,9 @@
 /**
  * Two targets that would claim one process, through the real CLI and the Bot API stand-in: the
- * same match is a config error; overlapping patterns are reported and never cause a second copy.
+ * same match is a config error; overlapping patterns are reported, the record tells whose a process
+ * they both find is, and where it cannot, the process is never stopped nor copied.
  */
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidsOf, waitFor } from '../support/cli.js';
 import { createScene, isGone, type Scene } from './scene.js';
@@ -40,7 +42,7 @@ describe('cronwatch, two targets and one process', () => {
     expect(s.api.requests).toEqual([]);
   });
 
-  it('counts a process two patterns find once, reports it, and never starts a second copy for it', async () => {
+  it("restarts a target whose own process died, not taking its neighbour's recorded process for it", async () => {
     const s = await scene('overlap');
     const queue = `${s.marker}-queue`;
     s.configure([
@@ -76,20 +78,71 @@ describe('cronwatch, two targets and one process', () => {
       ['worker', plainPid],
       ['queue', queuePid],
     ]);
-    expect(report.shared).toMatchObject([{ pid: queuePid, foundBy: ['worker', 'queue'], heldBy: ['queue'] }]);
+    expect(report.shared).toMatchObject([
+      { pid: queuePid, foundBy: ['worker', 'queue'], heldBy: ['queue'], recordedAs: 'queue' },
+    ]);
+    const queueLine = `pid ${queuePid} ("node ${s.daemonCommand().split(' ')[1]} ${queue}") is found by targets worker and queue`;
     expect((await s.run('status')).stdout).toContain(
-      `note: pid ${queuePid} ("node ${s.daemonCommand().split(' ')[1]} ${queue}") is found by targets worker and queue; it counts as queue's (worker found a process of its own); make their match patterns exclusive`,
+      `note: ${queueLine}; it counts as queue's, whose recorded process it is (not worker's); make their match patterns exclusive`,
     );
 
-    // The worker dies; its pattern still finds the queue's process, which it takes: no copy of it starts.
+    // The worker dies. Its pattern still finds the queue's process, but that is recorded as the
+    // queue's: the worker is down, and is restarted as any dead target would be.
     process.kill(plainPid, 'SIGKILL');
     await waitFor(() => (isGone(plainPid) ? true : undefined), 'the worker to be gone');
     const afterDeath = await s.run('check');
     expect(afterDeath.code).toBe(0);
+    const [restartedPid] = await waitFor(() => {
+      const plain = pidsOf(s.marker).filter((pid) => !pidsOf(queue).includes(pid));
+      return plain.length === 1 ? plain : undefined;
+    }, 'a new worker process');
+    expect(restartedPid).not.toBe(plainPid);
+    expect(afterDeath.stdout).toContain(
+      `worker: down (no process of its own: pid ${queuePid} is queue's) -> started, pid ${restartedPid}`,
+    );
+    expect(afterDeath.stdout).not.toContain('queue:');
+    expect(pidsOf(queue)).toEqual([queuePid]);
+    const sent = s.api.messages().slice(messages);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.text).toContain(`<b>worker</b> was down, restarted, new pid ${restartedPid}`);
+    expect(sent[0]!.text).toContain(`Reason: no process of its own: pid ${queuePid} is queue's`);
+    expect(sent[0]!.text).not.toContain('<b>queue</b>');
+
+    // Both settled again: the next run has nothing to do or say.
+    expect(await s.run('check')).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(s.api.messages()).toHaveLength(messages + 1);
+    expect(pidsOf(queue)).toEqual([queuePid]);
+  });
+
+  it('counts a process no record settles for both targets, reports it, and never starts a second copy', async () => {
+    const s = await scene('undecided');
+    const queue = `${s.marker}-queue`;
+    s.configure([
+      { name: 'worker', match: `cli-daemon\\.mjs ${s.marker}`, start: `${s.daemonCommand()}; echo exited` },
+      {
+        name: 'queue',
+        match: `cli-daemon\\.mjs ${queue}`,
+        start: s.daemonCommand().replace(s.marker, queue),
+      },
+    ]);
+    // The queue runs before cronwatch's first run, the worker does not: both patterns find the
+    // queue's process, and no record says whose it is.
+    const daemon = s.daemonCommand().split(' ')[1]!;
+    spawn(process.execPath, [daemon, queue], { cwd: s.dir, detached: true, stdio: 'ignore' }).unref();
+    const [queuePid] = await pidsWhen(queue, 1);
+
+    const first = await s.run('check');
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain('started');
     expect(await pidsWhen(s.marker, 1)).toEqual([queuePid]);
+    // Both record it now, which settles nothing either: the next run stays as it was.
+    expect(await s.run('check')).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(pidsOf(s.marker)).toEqual([queuePid]);
+    expect(s.api.messages()).toEqual([]);
+
     const text = (await s.run('status')).stdout;
     expect(text).toContain(
-      `note: pid ${queuePid} ("node ${s.daemonCommand().split(' ')[1]} ${queue}") is found by targets worker and queue, which both take it for theirs: neither starts another copy or restarts it; make their match patterns exclusive`,
+      `note: pid ${queuePid} ("${process.execPath} ${daemon} ${queue}") is found by targets worker and queue, which both take it for theirs: neither starts another copy or restarts it; make their match patterns exclusive`,
     );
     const doctor = await s.run('doctor', '--no-cron');
     expect(doctor.code).toBe(1);

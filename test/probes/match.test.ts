@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProcessInfo } from '../../src/core/types.js';
+import { identityOf } from '../../src/core/decide.js';
+import type { ProcessIdentity, ProcessInfo } from '../../src/core/types.js';
 import {
   describeShared,
   excludedPids,
@@ -25,6 +26,7 @@ import {
 
 const onLinux = process.platform === 'linux';
 const NONE: ReadonlySet<number> = new Set();
+const UNRECORDED: ReadonlyMap<string, ProcessIdentity> = new Map();
 
 function literally(text: string): RegExp {
   return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -330,11 +332,17 @@ describe('probes', () => {
     const queue = entry({ pid: 11, cmdline: 'node worker.js --queue', startTimeMs: 1000 });
 
     it('counts a process two patterns find for the target that has no other, not the older for both', () => {
-      const { findings, shared } = findTargetProcesses([broad, narrow], [plain, queue], NONE);
+      const { findings, shared } = findTargetProcesses([broad, narrow], [plain, queue], NONE, UNRECORDED);
       expect(findings.get('worker')).toEqual({ kind: 'running', process: plain, count: 1 });
       expect(findings.get('queue')).toEqual({ kind: 'running', process: queue, count: 1 });
       expect(shared).toEqual([
-        { pid: 11, cmdline: 'node worker.js --queue', foundBy: ['worker', 'queue'], heldBy: ['queue'] },
+        {
+          pid: 11,
+          cmdline: 'node worker.js --queue',
+          foundBy: ['worker', 'queue'],
+          heldBy: ['queue'],
+          recordedAs: null,
+        },
       ]);
       expect(describeShared(shared[0]!)).toBe(
         'pid 11 ("node worker.js --queue") is found by targets worker and queue; it counts as queue\'s (worker found a process of its own); make their match patterns exclusive',
@@ -342,7 +350,7 @@ describe('probes', () => {
     });
 
     it('lets every target that has no process of its own see the shared one, naming the others', () => {
-      const { findings, shared } = findTargetProcesses([broad, narrow], [queue], NONE);
+      const { findings, shared } = findTargetProcesses([broad, narrow], [queue], NONE, UNRECORDED);
       expect(findings.get('worker')).toEqual({
         kind: 'running',
         process: queue,
@@ -364,14 +372,39 @@ describe('probes', () => {
     it('leaves a process a pid file names to that target, when the pattern finds one of its own', () => {
       const pidfile = writePidfile('11');
       const byPidfile = { name: 'queue', spec: { match: null, pidfile } };
-      const { findings } = findTargetProcesses([broad, byPidfile], [plain, queue], NONE);
+      const { findings } = findTargetProcesses([broad, byPidfile], [plain, queue], NONE, UNRECORDED);
       expect(findings.get('worker')).toMatchObject({ process: { pid: 10 }, count: 1 });
       expect(findings.get('queue')).toMatchObject({ process: { pid: 11 }, count: 1 });
       expect(findings.get('queue')).not.toHaveProperty('sharedWith');
     });
 
+    it("leaves a shared process recorded as one target's to it alone: the other, its own gone, is absent", () => {
+      const recorded = new Map([
+        ['worker', identityOf({ ...plain, pid: 9 })],
+        ['queue', identityOf(queue)],
+      ]);
+      const { findings, shared } = findTargetProcesses([broad, narrow], [queue], NONE, recorded);
+      expect(findings.get('worker')).toEqual({
+        kind: 'absent',
+        reason: "no process of its own: pid 11 is queue's",
+      });
+      expect(findings.get('queue')).toEqual({ kind: 'running', process: queue, count: 1 });
+      expect(shared).toEqual([
+        {
+          pid: 11,
+          cmdline: 'node worker.js --queue',
+          foundBy: ['worker', 'queue'],
+          heldBy: ['queue'],
+          recordedAs: 'queue',
+        },
+      ]);
+      expect(describeShared(shared[0]!)).toBe(
+        'pid 11 ("node worker.js --queue") is found by targets worker and queue; it counts as queue\'s, whose recorded process it is (not worker\'s); make their match patterns exclusive',
+      );
+    });
+
     it('reports an absent target as findTargetProcess does, and shares nothing', () => {
-      const { findings, shared } = findTargetProcesses([narrow], [plain], NONE);
+      const { findings, shared } = findTargetProcesses([narrow], [plain], NONE, UNRECORDED);
       expect(findings.get('queue')).toEqual({
         kind: 'absent',
         reason: 'no process matches /worker\\.js --queue/',
