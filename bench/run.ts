@@ -16,6 +16,14 @@ import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from '
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  breakdownTable,
+  type HeadlineRow,
+  headlineTable,
+  measureHeadline,
+  type StandIns,
+  startStandIns,
+} from './headline.js';
+import {
   type Command,
   killRunning,
   median,
@@ -31,7 +39,9 @@ import { killMarked, spawnSleepers, waitForCount } from './processes.js';
 const ROOT = resolve(import.meta.dirname, '..');
 const DEFAULT_ENTRY = 'dist/scripts/cronwatch.js';
 const DEFAULT_SIZES = '10,100,1000';
-const DEFAULT_REPS = '11';
+const DEFAULT_REPS = '7';
+const DEFAULT_PAIRS = '7';
+const DEFAULT_PROFILES = '3';
 /** The single target row is always measured: it is the one compared with a bare node. */
 const SINGLE = 1;
 /** One pgrep baseline run at 1,000 targets takes most of a minute; after this much, no more runs of it. */
@@ -48,8 +58,14 @@ const GOAL_PEAK_RSS_BYTES = 100 * MIB;
 
 interface Options {
   readonly entry: string;
+  /** The sizes asked for; `sizes` adds the single target row. */
+  readonly asked: readonly number[];
   readonly sizes: readonly number[];
   readonly reps: number;
+  readonly pairs: number;
+  readonly profiles: number;
+  /** Only the headline rows (the crontab line on the realistic config), not the comparisons. */
+  readonly headlineOnly: boolean;
 }
 
 interface Context extends Options {
@@ -85,19 +101,33 @@ function parseOptions(argv: readonly string[]): Options {
       sizes: { type: 'string', default: DEFAULT_SIZES },
       reps: { type: 'string', default: DEFAULT_REPS },
       entry: { type: 'string', default: DEFAULT_ENTRY },
+      pairs: { type: 'string', default: DEFAULT_PAIRS },
+      profiles: { type: 'string', default: DEFAULT_PROFILES },
+      'headline-only': { type: 'boolean', default: false },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
   if (sizes.some((size) => !Number.isSafeInteger(size) || size < 1)) {
     throw new Error(`Expected --sizes to be positive integers separated by commas, got \`${values.sizes}\``);
   }
-  const reps = Number(values.reps);
-  if (!Number.isSafeInteger(reps) || reps < 1) {
-    throw new Error(`Expected --reps to be a positive integer, got \`${values.reps}\``);
-  }
+  const positive = (name: 'reps' | 'pairs' | 'profiles'): number => {
+    const value = Number(values[name]);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`Expected --${name} to be a positive integer, got \`${values[name]}\``);
+    }
+    return value;
+  };
   const entry = resolve(ROOT, values.entry);
   if (!existsSync(entry)) throw new Error(`${entry} is missing: build it first (npm run build)`);
-  return { entry, sizes: [...new Set([SINGLE, ...sizes])].sort((a, b) => a - b), reps };
+  return {
+    entry,
+    asked: [...new Set(sizes)].sort((a, b) => a - b),
+    sizes: [...new Set([SINGLE, ...sizes])].sort((a, b) => a - b),
+    reps: positive('reps'),
+    pairs: positive('pairs'),
+    profiles: positive('profiles'),
+    headlineOnly: values['headline-only'],
+  };
 }
 
 /** A config as the bench writes it: string values only. */
@@ -377,6 +407,52 @@ function report(
   return lines.join('\n');
 }
 
+function measureHeadlineRow(ctx: Context, standIns: StandIns, count: number): Promise<HeadlineRow> {
+  return measureHeadline(
+    {
+      entry: ctx.entry,
+      dir: ctx.dir,
+      pairs: ctx.pairs,
+      profiles: ctx.profiles,
+      pattern: (index) => pattern(ctx, 't', index),
+    },
+    standIns,
+    count,
+  );
+}
+
+function machineLine(ctx: Context): string {
+  return `machine: ${availableParallelism()} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${mib(totalmem())} RAM, Linux ${release()}, node ${process.version}; load average ${ctx.loadAtStart.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end`;
+}
+
+function headlineReport(ctx: Context, rows: readonly HeadlineRow[], standIns: StandIns): string {
+  if (rows.length === 0) return '';
+  const writes = rows[0]!.writes;
+  const lines = [
+    machineLine(ctx),
+    '',
+    '### The crontab line, on the config users run',
+    '',
+    ...headlineTable(rows),
+    '',
+    `- crontab line: the check line \`cronwatch crontab\` prints, run as cron runs it: \`env -i HOME LOGNAME PATH=/usr/bin:/bin SHELL=/bin/sh /bin/sh -c '<line>'\`; bare node: \`/bin/sh -c 'cd <dir> && node -e "" >> <log> 2>&1'\` the same way. ${rows[0]!.pairs} pairs per row, interleaved, the order alternating; times and the ratio are medians (the ratio of each pair, then the median).`,
+    '- the config: every target has a `match` (its own process, running) and a fresh `state_file` (`max_age: 1h`); Telegram is configured with a loopback Bot API stand-in; `heartbeat.url` is a loopback ping endpoint.',
+    `- requests: ${rows.map((row) => `${row.pingsPerRun} heartbeat pings per run at ${row.targets}`).join(', ')}; Bot API requests in all: ${standIns.botRequests()}.`,
+    `- peak RSS: ${rows[0]!.rssSource} over the row's runs; bare node: ${rows.map((row) => mib(row.bareRssBytes)).join(', ')}.`,
+    writes === null
+      ? '- writes: strace not installed, not counted.'
+      : `- what one healthy run writes (strace -f): ${writes.filesWritten.length} file(s) opened for writing (${writes.filesWritten.join(', ')}), ${writes.fsyncs} fsync(s), ${writes.renames} rename(s), ${writes.links} link(s), ${writes.unlinks} unlink(s).`,
+    '',
+    '### Where a healthy run spends its time',
+    '',
+    ...breakdownTable(rows),
+    '',
+    `- from \`CRONWATCH_PROFILE=1\` (timers at each phase's end; ${ctx.profiles} runs per size, the crontab line without its \`>> log\`); exec: from the spawn of \`env -i\` to node's time origin; node start: to node's bootstrap; module load: to cronwatch's main; exit: from the last JavaScript to the child reaped.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   if (process.platform !== 'linux') throw new Error('The bench reads /proc: it runs on Linux only');
   const options = parseOptions(process.argv.slice(2));
@@ -402,16 +478,26 @@ async function main(): Promise<void> {
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
     });
   }
+  const standIns = await startStandIns();
   try {
     const sizes: SizeResult[] = [];
+    const headline: HeadlineRow[] = [];
     let running = 0;
-    for (const count of ctx.sizes) {
-      process.stderr.write(`bench: ${count} target(s)...\n`);
+    for (const count of ctx.headlineOnly ? ctx.asked : ctx.sizes) {
       spawnSleepers(`${ctx.marker}-t`, running, count);
       running = count;
       await waitForCount(`${ctx.marker}-t`, count, PROCESS_WAIT_MS);
-      sizes.push(await measureSize(ctx, count));
+      if (ctx.asked.includes(count)) {
+        process.stderr.write(`bench: ${count} target(s), the crontab line...\n`);
+        headline.push(await measureHeadlineRow(ctx, standIns, count));
+      }
+      if (!ctx.headlineOnly) {
+        process.stderr.write(`bench: ${count} target(s), the comparisons...\n`);
+        sizes.push(await measureSize(ctx, count));
+      }
     }
+    process.stdout.write(headlineReport(ctx, headline, standIns));
+    if (ctx.headlineOnly) return;
     killMarked(`${ctx.marker}-t`);
     await waitForCount(`${ctx.marker}-t`, 0, PROCESS_WAIT_MS);
     process.stderr.write(`bench: restarting ${RESTART_TARGETS} dead targets...\n`);
@@ -421,6 +507,7 @@ async function main(): Promise<void> {
       report(ctx, sizes, restarts, monit === null ? null : { version: monitVersion(monit) }),
     );
   } finally {
+    await standIns.close();
     cleanUp();
     await waitForCount(ctx.marker, 0, PROCESS_WAIT_MS).catch(() => undefined);
   }

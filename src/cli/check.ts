@@ -15,6 +15,7 @@ import {
   selectTargets,
 } from './context.js';
 import { observe } from './observe.js';
+import { mark } from './profile.js';
 import { watchRun } from './run-watch.js';
 
 export interface CheckOptions {
@@ -111,6 +112,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     );
   }
   await watch?.begin();
+  mark('lock + start ping');
   try {
     const loaded = dryRun
       ? await loadState(config.stateDir, nowMs, { moveAside: false })
@@ -122,11 +124,13 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       notices.push(`took over the lock of run ${lock.tookOverFrom}, which is no longer running`);
     }
     const previous = loaded.state;
+    mark('state load');
     const overdue = overdueAlert({ lastRunMs: previous.lastRunMs, nowMs, intervalMs: config.intervalMs });
     const { observations } = await observe(targets);
     // The whole config: targets outside the selection have no observation, so decide() and
     // conclude() leave their state as it was, and forget only targets gone from the config.
     const plan = decide({ observations, state: previous, config, nowMs });
+    mark('decide');
 
     if (dryRun) {
       const exitCode = plan.verdicts.every((v) => v.status === 'up' || v.status === 'paused')
@@ -152,10 +156,13 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const finished = conclude({ plan, previous, outcomes, config, nowMs: concludedMs });
     const state = finished.state;
     await saveState(config.stateDir, state);
+    mark('state save');
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
     if (overdue !== null) notices.push(describeOverdue(overdue));
     await watch?.concluded({ plan, outcomes, final: state, alerts, concludedMs });
+    mark('events');
     const delivery = await deliverAlerts(config, alerts, { silent: false, nowMs: Date.now() });
+    mark('alerts (outbox)');
 
     const exitCode = finished.statuses.every((s) => s.status === 'up' || s.status === 'paused')
       ? EXIT_OK
@@ -195,13 +202,16 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       lines.push(...deliveryLines(delivery, { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
+    mark('report');
     await watch?.finish({ report, state, observations, delivery });
+    mark('run end + pings');
     return exitCode;
   } catch (error) {
     await watch?.fail(error);
     throw error;
   } finally {
     if (lock?.kind === 'acquired') await lock.release();
+    mark('lock release');
   }
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { validateConfig } from '../core/config.js';
 import type { Config } from '../core/types.js';
+import { mark } from './profile.js';
 
 export const EXIT_OK = 0;
 export const EXIT_NOT_UP = 1;
@@ -46,6 +47,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   try {
     text = await readFile(file, 'utf8');
     mode = (await stat(file)).mode;
+    mark('config read');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
@@ -65,6 +67,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   let document: unknown;
   try {
     document = await parseDocument(file, text);
+    mark('config parse');
   } catch (error) {
     throw new CommandError(
       `cronwatch: config ${file} is not valid YAML/JSON: ${(error as Error).message}`,
@@ -72,6 +75,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
     );
   }
   const result = validateConfig({ document, file, env, hostname: hostname() });
+  mark('config validate');
   if (result.kind === 'invalid') {
     throw new CommandError(
       `cronwatch: config ${file} is invalid:\n${result.errors.map((line) => `  ${line}`).join('\n')}`,

@@ -2,6 +2,7 @@ import type { Observation, ProcessInfo, TargetConfig } from '../core/types.js';
 import { excludedPids, findTargetProcess } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { probeStateFile } from '../probes/state-file.js';
+import { mark, measure } from './profile.js';
 
 export interface Observed {
   readonly table: readonly ProcessInfo[];
@@ -19,13 +20,16 @@ function observeOne(
       kind: 'observed',
       target: target.name,
       process: watchesProcess
-        ? findTargetProcess(
-            { match: target.match === null ? null : new RegExp(target.match), pidfile: target.pidfile },
-            table,
-            excluded,
+        ? measure('matching', () =>
+            findTargetProcess(
+              { match: target.match === null ? null : new RegExp(target.match), pidfile: target.pidfile },
+              table,
+              excluded,
+            ),
           )
         : null,
-      file: target.stateFile === null ? null : probeStateFile(target.stateFile),
+      file:
+        target.stateFile === null ? null : measure('state files', () => probeStateFile(target.stateFile!)),
     };
   } catch (error) {
     // One unreadable target must not stop the run for the others.
@@ -37,5 +41,8 @@ function observeOne(
 export async function observe(targets: readonly TargetConfig[]): Promise<Observed> {
   const table = await scanProcessTable();
   const excluded = excludedPids(table, process.pid);
-  return { table, observations: targets.map((target) => observeOne(target, table, excluded)) };
+  mark('process scan');
+  const observations = targets.map((target) => observeOne(target, table, excluded));
+  mark('matching + state files');
+  return { table, observations };
 }
