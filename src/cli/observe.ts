@@ -1,5 +1,6 @@
 import type { Observation, ProcessInfo, TargetConfig } from '../core/types.js';
 import { excludedPids, findTargetProcess } from '../probes/match.js';
+import { matchCandidates } from '../probes/match-index.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { probeStateFile } from '../probes/state-file.js';
 import { mark, measure } from './profile.js';
@@ -42,7 +43,16 @@ export async function observe(targets: readonly TargetConfig[]): Promise<Observe
   const table = await scanProcessTable();
   const excluded = excludedPids(table, process.pid);
   mark('process scan');
-  const observations = targets.map((target) => observeOne(target, table, excluded));
+  // A `match` is tried only on the processes holding its required text; a pid file needs them all.
+  const candidates = measure('matching', () =>
+    matchCandidates(
+      targets.map((target) => (target.pidfile === null ? target.match : null)),
+      table,
+    ),
+  );
+  const observations = targets.map((target, index) =>
+    observeOne(target, target.pidfile === null ? candidates[index]! : table, excluded),
+  );
   mark('matching + state files');
   return { table, observations };
 }
