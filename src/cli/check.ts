@@ -155,9 +155,11 @@ export async function runCheck(options: CheckOptions): Promise<number> {
     const concludedMs = Date.now();
     const finished = conclude({ plan, previous, outcomes, config, nowMs: concludedMs });
     const state = finished.state;
-    await saveState(config.stateDir, state);
-    mark('state save');
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
+    // A run that acted, flipped or alerted must not be forgotten; a healthy one may be.
+    const durable = plan.actions.length > 0 || finished.flips.length > 0 || alerts.length > 0;
+    await saveState(config.stateDir, state, { durable });
+    mark('state save');
     if (overdue !== null) notices.push(describeOverdue(overdue));
     await watch?.concluded({ plan, outcomes, final: state, alerts, concludedMs });
     mark('events');
