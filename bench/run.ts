@@ -472,24 +472,31 @@ async function main(): Promise<void> {
   }
   const standIns = await startStandIns();
   try {
-    const sizes: SizeResult[] = [];
+    // The headline first, printed as soon as it is known; then the comparisons.
     const headline: HeadlineRow[] = [];
     let running = 0;
-    for (const count of ctx.headlineOnly ? ctx.asked : ctx.sizes) {
+    const runSleepers = async (count: number) => {
+      if (count <= running) return;
       spawnSleepers(`${ctx.marker}-t`, running, count);
       running = count;
       await waitForCount(`${ctx.marker}-t`, count, PROCESS_WAIT_MS);
-      if (ctx.asked.includes(count)) {
-        process.stderr.write(`bench: ${count} target(s), the crontab line...\n`);
-        headline.push(await measureHeadlineRow(ctx, standIns, count));
-      }
-      if (!ctx.headlineOnly) {
-        process.stderr.write(`bench: ${count} target(s), the comparisons...\n`);
-        sizes.push(await measureSize(ctx, count));
-      }
+    };
+    for (const count of ctx.asked) {
+      await runSleepers(count);
+      process.stderr.write(`bench: ${count} target(s), the crontab line...\n`);
+      headline.push(await measureHeadlineRow(ctx, standIns, count));
     }
     process.stdout.write(headlineReport(ctx, headline, standIns));
     if (ctx.headlineOnly) return;
+    killMarked(`${ctx.marker}-t`);
+    await waitForCount(`${ctx.marker}-t`, 0, PROCESS_WAIT_MS);
+    running = 0;
+    const sizes: SizeResult[] = [];
+    for (const count of ctx.sizes) {
+      await runSleepers(count);
+      process.stderr.write(`bench: ${count} target(s), the comparisons...\n`);
+      sizes.push(await measureSize(ctx, count));
+    }
     killMarked(`${ctx.marker}-t`);
     await waitForCount(`${ctx.marker}-t`, 0, PROCESS_WAIT_MS);
     process.stderr.write(`bench: restarting ${RESTART_TARGETS} dead targets...\n`);
