@@ -6,9 +6,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export interface Run {
   readonly wallMs: number;
+  /** When the spawn began and when the child was reaped, epoch ms (for a profiled child's own clock). */
+  readonly startedEpochMs: number;
+  readonly endedEpochMs: number;
   readonly cpuMs: number;
   readonly status: number | null;
   readonly stdout: string;
@@ -63,6 +67,7 @@ export function killRunning(): void {
  */
 export function run(command: Command): Promise<Run> {
   const cpuBefore = childCpuMs();
+  const startedEpochMs = performance.timeOrigin + performance.now();
   const started = process.hrtime.bigint();
   const child = spawn(command.file, command.args, {
     cwd: command.cwd,
@@ -84,7 +89,16 @@ export function run(command: Command): Promise<Run> {
     child.once('close', (status) => {
       running.delete(child);
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      resolve({ wallMs, cpuMs: childCpuMs() - cpuBefore, status, stdout, stderr });
+      const endedEpochMs = performance.timeOrigin + performance.now();
+      resolve({
+        wallMs,
+        startedEpochMs,
+        endedEpochMs,
+        cpuMs: childCpuMs() - cpuBefore,
+        status,
+        stdout,
+        stderr,
+      });
     });
   });
 }

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Sleepers end by themselves after this long, so that a bench killed before its clean-up leaves nothing. */
-const SLEEPER_LIFETIME_S = 15 * 60;
+const SLEEPER_LIFETIME_S = 30 * 60;
 const POLL_MS = 50;
 
 /**

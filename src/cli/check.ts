@@ -25,6 +25,7 @@ import {
   selectTargets,
 } from './context.js';
 import { observe } from './observe.js';
+import { mark } from './profile.js';
 import { createRecording } from './recording.js';
 import { watchRun } from './run-watch.js';
 
@@ -133,6 +134,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
   if (lock?.kind === 'acquired' && lock.unrecorded !== null)
     recording.failed('the lock file', lock.unrecorded);
   await watch?.begin();
+  mark('lock + start ping');
   try {
     const loaded = dryRun
       ? await loadState(config.stateDir, nowMs, { moveAside: false })
@@ -144,11 +146,13 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       notices.push(`took over the lock of run ${lock.tookOverFrom}, which is no longer running`);
     }
     const previous = loaded.state;
+    mark('state load');
     const overdue = overdueAlert({ lastRunMs: previous.lastRunMs, nowMs, intervalMs: config.intervalMs });
     const { observations } = await observe(targets, config.targets, previous);
     // The whole config: targets outside the selection have no observation, so decide() and
     // conclude() leave their state as it was, and forget only targets gone from the config.
     const plan = decide({ observations, state: previous, config, nowMs });
+    mark('decide');
 
     if (dryRun) {
       const exitCode = plan.verdicts.every((v) => v.status === 'up' || v.status === 'paused')
@@ -186,10 +190,15 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       );
     }
     const state: State = unset.length > 0 ? { ...concluded, unsetEnvSaid: unset } : concluded;
-    await recording.record('the state', () => saveState(config.stateDir, state));
+    // A run that acted, flipped or alerted must not be forgotten; a healthy one may be.
+    const durable =
+      plan.actions.length > 0 || finished.flips.length > 0 || overdue !== null || finished.alerts.length > 0;
+    await recording.record('the state', () => saveState(config.stateDir, state, { durable }));
+    mark('state save');
     const alerts = overdue === null ? finished.alerts : [overdue, ...finished.alerts];
     if (overdue !== null) notices.push(describeOverdue(overdue));
     await watch?.concluded({ plan, outcomes, final: state, alerts, concludedMs });
+    mark('events');
     const alertOptions = { silent: false, nowMs: Date.now() };
     let delivery: DeliveryReport | null = null;
     const queued = await recording.record('the outbox', () => queueAlerts(config, alerts, alertOptions));
@@ -202,6 +211,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       // The outbox cannot be written: this run's alerts go straight to the channels.
       delivery = await deliverDirectly(config, alerts, alertOptions);
     }
+    mark('alerts (outbox)');
     const unrecorded = recording.line(config.stateDir, queued ? null : directLine(delivery));
 
     const exitCode =
@@ -247,6 +257,7 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       if (queued) lines.push(...deliveryLines(delivery, options.verbose ? {} : { sinceMs: nowMs }));
       if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
     }
+    mark('report');
     if (unrecorded !== null) process.stderr.write(`cronwatch: ${unrecorded}\n`);
     const unusable = describeUnset(config.unsetEnv);
     await watch?.finish({
@@ -256,12 +267,14 @@ export async function runCheck(options: CheckOptions): Promise<number> {
       delivery,
       problems: [unusable, unrecorded].filter((problem): problem is string => problem !== null),
     });
+    mark('run end + pings');
     return exitCode;
   } catch (error) {
     await watch?.fail(error);
     throw error;
   } finally {
     if (lock?.kind === 'acquired') await lock.release();
+    mark('lock release');
   }
 }
 

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { validateConfig } from '../core/config.js';
 import type { Config } from '../core/types.js';
 import { identityOf, readCachedDocument, writeCachedDocument } from '../store/config-cache.js';
+import { mark } from './profile.js';
 
 export const EXIT_OK = 0;
 export const EXIT_NOT_UP = 1;
@@ -75,6 +76,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   try {
     text = await readFile(file, 'utf8');
     info = await stat(file, { bigint: true });
+    mark('config read');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (error as Error).message;
@@ -110,7 +112,9 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   }
   // Nothing but comments parses to nothing: as empty as a file of zero bytes.
   if (document === null || document === undefined) throw new CommandError(empty, EXIT_USAGE);
+  mark('config parse');
   const result = validateConfig({ document, file, env, hostname: hostname() });
+  mark('config validate');
   if (result.kind === 'invalid') {
     throw new CommandError(
       `cronwatch: config ${file} is invalid:\n${result.errors.map((line) => `  ${line}`).join('\n')}`,

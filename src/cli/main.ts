@@ -7,6 +7,7 @@ import { parseCheckArgv } from './check-argv.js';
 import type { Command, GlobalArgs } from './command.js';
 import { COMMANDS } from './commands.js';
 import { CommandError, EXIT_SOFTWARE, EXIT_USAGE, errnoOf, failureLine } from './context.js';
+import { mark } from './profile.js';
 
 /** A command whatever its arguments, as the dispatcher sees it. */
 type AnyCommand = Command<Record<string, unknown>>;
@@ -110,6 +111,7 @@ async function runWithYargs(argv: readonly string[]): Promise<number> {
  * skips yargs (see check-argv.ts); everything else goes through it.
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  mark('module load');
   try {
     const check = parseCheckArgv(argv);
     if (check === null) return await runWithYargs(argv);

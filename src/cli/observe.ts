@@ -11,6 +11,7 @@ import type {
 import { excludedPids, findTargetProcesses, type NamedSpec } from '../probes/match.js';
 import { scanProcessTable } from '../probes/process-table.js';
 import { probeStateFile } from '../probes/state-file.js';
+import { mark, measure } from './profile.js';
 
 export interface Observed {
   readonly table: readonly ProcessInfo[];
@@ -26,7 +27,8 @@ function observeOne(target: TargetConfig, process: ProcessFinding | null, error:
       kind: 'observed',
       target: target.name,
       process,
-      file: target.stateFile === null ? null : probeStateFile(target.stateFile),
+      file:
+        target.stateFile === null ? null : measure('state files', () => probeStateFile(target.stateFile!)),
     };
   } catch (error) {
     // One unreadable target must not stop the run for the others.
@@ -46,6 +48,7 @@ export async function observe(
 ): Promise<Observed> {
   const table = await scanProcessTable();
   const excluded = excludedPids(table, process.pid);
+  mark('process scan');
   const specs: NamedSpec[] = [];
   const errors = new Map<string, string>();
   for (const target of all) {
@@ -62,13 +65,15 @@ export async function observe(
     const stored = previousOf(state, target.name).process;
     if (stored !== null) recorded.set(target.name, stored);
   }
-  const claims = findTargetProcesses(specs, table, excluded, recorded);
+  const claims = measure('matching', () => findTargetProcesses(specs, table, excluded, recorded));
   const observed = new Set(targets.map((target) => target.name));
+  const observations = targets.map((target) =>
+    observeOne(target, claims.findings.get(target.name) ?? null, errors.get(target.name) ?? null),
+  );
+  mark('matching + state files');
   return {
     table,
-    observations: targets.map((target) =>
-      observeOne(target, claims.findings.get(target.name) ?? null, errors.get(target.name) ?? null),
-    ),
+    observations,
     shared: claims.shared.filter((entry) => entry.foundBy.some((name) => observed.has(name))),
   };
 }

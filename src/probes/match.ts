@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { type Candidates, type Claims, oldestOf, type SharedProcess, settleClaims } from '../core/claims.js';
 import type { ProcessFinding, ProcessIdentity, ProcessInfo } from '../core/types.js';
+import { matchCandidates } from './match-index.js';
 
 /** How a target is recognised; at least one of the two is set. */
 export interface TargetSpec {
@@ -106,10 +107,12 @@ export function findTargetProcess(
   return { kind: 'running', process: oldestOf(found.processes), count: found.processes.length };
 }
 
+/** `pool`: the processes `spec.match` may find (the match index's candidates); default all. */
 function candidatesOf(
   spec: TargetSpec,
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
+  pool: readonly ProcessInfo[] = table,
 ): Candidates {
   if (spec.pidfile !== null) {
     const found = findByPidfile(spec.pidfile, spec.match, table, excluded);
@@ -119,7 +122,7 @@ function candidatesOf(
     throw new TypeError('Expected a target with `match` or `pidfile`, got neither');
   }
   const pattern = spec.match;
-  const matching = table.filter(
+  const matching = pool.filter(
     (entry) => !excluded.has(entry.pid) && notAlive(entry) === null && matches(pattern, entry.cmdline),
   );
   // `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target.
@@ -153,8 +156,16 @@ export function findTargetProcesses(
   excluded: ReadonlySet<number>,
   recorded: ReadonlyMap<string, ProcessIdentity>,
 ): Claims {
+  // A `match` is tried only on the processes holding its required text; a pid file needs them all.
+  const pools = matchCandidates(
+    targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
+    table,
+  );
   return settleClaims(
-    targets.map(({ name, spec }) => ({ name, found: candidatesOf(spec, table, excluded) })),
+    targets.map(({ name, spec }, index) => ({
+      name,
+      found: candidatesOf(spec, table, excluded, spec.pidfile === null ? pools[index]! : table),
+    })),
     recorded,
   );
 }
