@@ -75,6 +75,7 @@ export async function runDoctor(
   );
   return [line, ...groups.flat()];
 }
+
 /** The report as printed: one line per check, then a count. */
 export function formatDoctor(lines: readonly CheckLine[], ascii: boolean): string {
   const marks = MARKS[ascii ? 'ascii' : 'unicode'];

@@ -1,5 +1,4 @@
 /** What the runs left behind: when check last ran, and alerts still in the outbox. */
-
 import { cronLogPath } from '../../core/crontab.js';
 import { OVERDUE_INTERVALS } from '../../core/overdue.js';
 import { redact, secretsOf } from '../../core/redact.js';
