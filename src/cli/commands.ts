@@ -47,7 +47,7 @@ export const COMMANDS: Readonly<
   },
   doctor: {
     describe: 'check the setup, one line per check; exits 1 when any fails',
-    load: () => import('./doctor.js'),
+    load: () => import('./doctor/index.js'),
   },
   beat: {
     describe: 'write a heartbeat to a state file (for targets written in shell)',

@@ -2,7 +2,9 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstProgram, isCronDaemon, localeIsUtf8 } from '../../src/cli/doctor.js';
+import { isCronDaemon } from '../../src/cli/doctor/cron.js';
+import { localeIsUtf8 } from '../../src/cli/doctor/index.js';
+import { firstProgram } from '../../src/cli/doctor/targets.js';
 import { type CliResult, cronwatch, waitFor, workspace } from '../support/cli.js';
 import {
   type CronDaemon,

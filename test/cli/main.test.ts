@@ -117,7 +117,7 @@ describe('cronwatch check as cron runs it', () => {
     expect(result.packages).not.toContain('zx');
   });
 
-  it('loads zx only where cronwatch shells out: crontab editing, never a check', async () => {
+  it("loads zx only where cronwatch shells out: crontab editing and doctor's crontab read, never a check", async () => {
     const s = await setUp('yaml');
     const check = await runRecorded(SOURCE_ENTRY, ['check', '-c', s.config], s.dir);
     expect(check).toMatchObject({ code: 0, stderr: '' });
@@ -125,6 +125,12 @@ describe('cronwatch check as cron runs it', () => {
     // The control: `--remove` of a block that is not there only reads the crontab (`crontab -l`).
     const crontab = await runRecorded(SOURCE_ENTRY, ['crontab', '--remove', '-c', s.config], s.dir);
     expect(crontab.packages).toContain('zx');
+    // doctor reads the crontab the same way; with --no-cron it shells out to nothing.
+    const doctor = await runRecorded(SOURCE_ENTRY, ['doctor', '-c', s.config], s.dir);
+    expect(doctor.packages).toContain('zx');
+    const noCron = await runRecorded(SOURCE_ENTRY, ['doctor', '--no-cron', '-c', s.config], s.dir);
+    expect(noCron.stdout).toContain('- crontab: not checked');
+    expect(noCron.packages).not.toContain('zx');
   });
 
   it('runs nothing when an option is misspelled: `check --dryrun` is a usage error, not a real run', async () => {
