@@ -16,6 +16,7 @@ import type {
   State,
   TargetConfig,
 } from '../../src/core/types.js';
+import { configWith, targetConfig } from '../support/config-fixtures.js';
 
 const NOW = 1_800_000_000_000;
 const MIN = 60_000;
@@ -193,46 +194,16 @@ describe('core', () => {
 
   describe('conclude() with damping', () => {
     function target(name: string, overrides: Partial<TargetConfig> = {}): TargetConfig {
-      return {
+      return targetConfig({
         name,
         match: `node ${name}`,
-        pidfile: null,
         start: null,
-        stop: null,
-        cwd: '/srv',
-        env: {},
         log: `/srv/${name}.log`,
-        startGraceMs: 1000,
-        stopSignal: 'SIGTERM',
-        stopTimeoutMs: 1000,
-        stateFile: null,
-        maxAgeMs: null,
-        maxMemoryBytes: null,
-        maxCpuPercent: null,
-        forRuns: 1,
-        restartLimit: null,
-        restartSchedule: null,
-        pingUrl: null,
-        instances: 1,
-        restartOnError: false,
         ...overrides,
-      };
+      });
     }
     function config(targets: TargetConfig[], reminderMs = 0): Config {
-      return {
-        file: '/srv/cronwatch.yaml',
-        stateDir: '/srv/.cronwatch',
-        intervalMs: INTERVAL,
-        host: 'box',
-        channels: { telegram: null, webhook: null },
-        reminderMs,
-        heartbeatUrl: null,
-        metricsTextfile: null,
-        targets,
-        healthchecks: null,
-        secretEnv: [],
-        unsetEnv: [],
-      };
+      return configWith(targets, { intervalMs: INTERVAL, reminderMs });
     }
     function run(cfg: Config, state: State, observations: Observation[], nowMs: number) {
       const plan = decide({ observations, state, config: cfg, nowMs });

@@ -8,52 +8,17 @@ import type {
   State,
   TargetConfig,
 } from '../../src/core/types.js';
+import { configWith, targetConfig } from '../support/config-fixtures.js';
 
 const NOW = 1_800_000_000_000;
 const MIN = 60_000;
 
 function target(overrides: Partial<TargetConfig> = {}): TargetConfig {
-  return {
-    name: 'bot',
-    match: 'node bot',
-    pidfile: null,
-    start: 'node bot.js',
-    stop: null,
-    cwd: '/srv',
-    env: {},
-    log: '/srv/bot.log',
-    startGraceMs: 1000,
-    stopSignal: 'SIGTERM',
-    stopTimeoutMs: 1000,
-    stateFile: null,
-    maxAgeMs: null,
-    maxMemoryBytes: null,
-    maxCpuPercent: null,
-    forRuns: 1,
-    restartLimit: null,
-    restartSchedule: null,
-    pingUrl: null,
-    instances: 1,
-    restartOnError: false,
-    ...overrides,
-  };
+  return targetConfig(overrides);
 }
 
 function config(...targets: TargetConfig[]): Config {
-  return {
-    file: '/srv/cronwatch.yaml',
-    stateDir: '/srv/.cronwatch',
-    intervalMs: 5 * MIN,
-    host: 'box',
-    channels: { telegram: null, webhook: null },
-    reminderMs: 0,
-    heartbeatUrl: null,
-    healthchecks: null,
-    metricsTextfile: null,
-    targets,
-    secretEnv: [],
-    unsetEnv: [],
-  };
+  return configWith(targets);
 }
 
 function proc(pid: number, startTimeMs: number): ProcessInfo {
