@@ -37,7 +37,7 @@ import { findMonit, type MonitCost, measureMonit, monitVersion } from './monit.j
 import { killMarked, spawnSleepers, waitForCount } from './processes.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const DEFAULT_ENTRY = 'dist/scripts/cronwatch.js';
+const DEFAULT_ENTRY = 'dist/scripts/cronwatch.cjs';
 const DEFAULT_SIZES = '10,100,1000';
 const DEFAULT_REPS = '7';
 const DEFAULT_PAIRS = '7';

@@ -1,11 +1,19 @@
 /**
- * The build's second step (`npm run build`, and `prepare` during `npm ci`): the CLI as one
- * CommonJS file, `dist/scripts/cronwatch.cjs`, and the loader `bin` and the crontab lines run,
- * `dist/scripts/cronwatch.js`, written over tsc's entry of the same name (which imports some 40
- * modules one by one). The loader compiles the bundle with V8's code cache (see
- * `src/cli/code-cache.ts`): cron starts it 288 times a day, and one file compiled once loads
- * faster than forty compiled every time (see the README's Performance section). tsc's
- * `dist/src` stays, for the package's SDK.
+ * The build's second step (`npm run build`, and `prepare` during `npm ci`), into dist/scripts:
+ *
+ * - `cronwatch.cjs`, the loader `bin` and the crontab lines run: a plain `check` line goes to
+ *   `cronwatch-check.cjs`, every other argv to `cronwatch-cli.cjs`, each compiled from one file
+ *   (see `src/cli/code-cache.ts`). CommonJS, so that node does not start its ES module loader;
+ * - `cronwatch-check.cjs`: the cron path alone (src/cli/check-main.ts), about half of the CLI;
+ * - `cronwatch-cli.cjs`: the whole CLI (src/cli/main.ts);
+ * - `cronwatch-yaml.cjs`: the YAML parser and its error reporting (src/cli/config-yaml.ts), which
+ *   both load only when the config cache misses: it is as big as the rest together;
+ * - `cronwatch.js`, written over tsc's entry of the same name: an ES module that runs
+ *   `cronwatch.cjs`, for the crontab lines and links made before the loader was CommonJS.
+ *
+ * Cron starts the check line 288 times a day: one file compiled once loads faster than forty
+ * compiled every time (see the README's Performance section). tsc's `dist/src` stays, for the
+ * package's SDK.
  */
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -14,77 +22,87 @@ import { type BuildOptions, build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, 'dist/scripts');
-export const BUNDLE_NAME = 'cronwatch.cjs';
-export const LOADER_NAME = 'cronwatch.js';
+export const LOADER_NAME = 'cronwatch.cjs';
+export const CHECK_BUNDLE = 'cronwatch-check.cjs';
+export const CLI_BUNDLE = 'cronwatch-cli.cjs';
+export const YAML_BUNDLE = 'cronwatch-yaml.cjs';
+const ESM_LOADER_NAME = 'cronwatch.js';
 
 /**
- * Packages compiled in: yaml, which every run with a YAML config needs, and which loads and
- * parses a config in less than half the time from the bundle as from its 74 files. Every other
- * package stays in node_modules, loaded when a command needs it (yargs for all but a plain
- * `check`, the Telegram client when there is something to send), exactly as it would unbundled.
+ * The YAML bundle is the one place the `yaml` package is compiled in: it loads and parses a
+ * config in less than half the time from one file as from its 74. Every other package stays in
+ * node_modules, loaded when a command needs it (yargs for all but a plain `check`, the Telegram
+ * client when there is something to send), exactly as it would unbundled.
  */
-const BUNDLED_PACKAGES: ReadonlySet<string> = new Set(['yaml']);
-
-const otherPackagesExternal: Plugin = {
-  name: 'other-packages-external',
-  setup(builder) {
-    builder.onResolve({ filter: /^[^./]/ }, (args) =>
-      BUNDLED_PACKAGES.has(args.path.split('/')[0]!) ? undefined : { path: args.path, external: true },
-    );
-  },
-};
+function externals(bundleYaml: boolean): Plugin {
+  return {
+    name: 'externals',
+    setup(builder) {
+      builder.onResolve({ filter: /\/config-yaml\.js$/ }, () =>
+        bundleYaml ? undefined : { path: `./${YAML_BUNDLE}`, external: true },
+      );
+      builder.onResolve({ filter: /^[^./]/ }, (args) =>
+        bundleYaml && args.path.split('/')[0] === 'yaml' ? undefined : { path: args.path, external: true },
+      );
+    },
+  };
+}
 
 const COMMON: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
+  format: 'cjs',
   allowOverwrite: true,
   logLevel: 'warning',
+  // crontab.ts and main.ts find the package from their own file, which is now the bundle.
+  define: { 'import.meta.url': 'bundleUrl' },
+  banner: { js: "const bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
-/** The two files, written to `outDir`: the bundle and the loader that runs it. */
-export function bundleOptions(outDir: string): BuildOptions[] {
-  return [
-    {
-      ...COMMON,
-      entryPoints: [join(ROOT, 'src/cli/main.ts')],
-      outfile: join(outDir, BUNDLE_NAME),
-      format: 'cjs',
-      plugins: [otherPackagesExternal],
-      // main.ts and crontab.ts find the package from their own file, which is now this one.
-      define: { 'import.meta.url': 'bundleUrl' },
-      banner: { js: "const bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+/** The bundles run by the loader, by file name: entry, and whether `yaml` is compiled in. */
+const BUNDLES: readonly (readonly [string, string, boolean])[] = [
+  [CHECK_BUNDLE, 'src/cli/check-main.ts', false],
+  [CLI_BUNDLE, 'src/cli/main.ts', false],
+  [YAML_BUNDLE, 'src/cli/config-yaml.ts', true],
+];
+
+function loaderOptions(outDir: string): BuildOptions {
+  return {
+    ...COMMON,
+    stdin: {
+      contents: [
+        "import { join } from 'node:path';",
+        "import { parseCheckArgv } from './src/cli/check-argv.ts';",
+        "import { runBundle } from './src/cli/code-cache.ts';",
+        'const argv = process.argv.slice(2);',
+        'const check = parseCheckArgv(argv) !== null;',
+        `void runBundle(join(__dirname, check ? '${CHECK_BUNDLE}' : '${CLI_BUNDLE}'), argv, { cache: check });`,
+      ].join('\n'),
+      resolveDir: ROOT,
+      sourcefile: 'cronwatch-loader.ts',
+      loader: 'ts',
     },
-    {
-      ...COMMON,
-      stdin: {
-        contents: [
-          "import { fileURLToPath } from 'node:url';",
-          "import { runBundle } from './src/cli/code-cache.ts';",
-          `await runBundle(fileURLToPath(new URL('./${BUNDLE_NAME}', import.meta.url)), process.argv.slice(2));`,
-        ].join('\n'),
-        resolveDir: ROOT,
-        sourcefile: 'cronwatch-loader.ts',
-        loader: 'ts',
-      },
-      outfile: join(outDir, LOADER_NAME),
-      format: 'esm',
-      banner: { js: '#!/usr/bin/env node' },
-    },
-  ];
+    outfile: join(outDir, LOADER_NAME),
+    define: {},
+    banner: { js: '#!/usr/bin/env node' },
+  };
 }
 
 /**
- * `import("x")` in the bundle made a call to the loader's `importDynamic`: code compiled by
- * `vm.Script` can import only through a callback node 20 marks experimental (with a warning on
- * every run) or puts behind a flag.
+ * `import("x")` in a bundle: node's builtins and the YAML bundle are required (an `import()` would
+ * start node's ES module loader for them); a package is imported through the loader's
+ * `importDynamic`, since code compiled by `vm.Script` can import only through a callback node 20
+ * marks experimental (with a warning on every run) or puts behind a flag.
  */
 function routeDynamicImports(code: string): string {
   const all = code.match(/\bimport\(/g)?.length ?? 0;
   let routed = 0;
   const result = code.replace(/\bimport\(("[^"]+")\)/g, (_, specifier: string) => {
     routed += 1;
-    return `importDynamic(${specifier})`;
+    return /^"(node:|\.\/)/.test(specifier)
+      ? `Promise.resolve().then(() => require(${specifier}))`
+      : `importDynamic(${specifier})`;
   });
   if (routed !== all) {
     throw new Error(`Expected every import() in the bundle to name a string literal; ${all - routed} do not`);
@@ -93,10 +111,20 @@ function routeDynamicImports(code: string): string {
 }
 
 export async function bundleCli(outDir: string): Promise<void> {
-  const [bundle, loader] = bundleOptions(outDir);
-  const built = await build({ ...bundle!, write: false });
-  await writeFile(join(outDir, BUNDLE_NAME), routeDynamicImports(built.outputFiles[0]!.text));
-  await build(loader!);
+  for (const [name, entry, bundleYaml] of BUNDLES) {
+    const built = await build({
+      ...COMMON,
+      entryPoints: [join(ROOT, entry)],
+      plugins: [externals(bundleYaml)],
+      write: false,
+    });
+    await writeFile(join(outDir, name), routeDynamicImports(built.outputFiles[0]!.text));
+  }
+  await build(loaderOptions(outDir));
+  await writeFile(
+    join(outDir, ESM_LOADER_NAME),
+    `#!/usr/bin/env node\n// For crontab lines and links made before the loader was ${LOADER_NAME}.\nimport './${LOADER_NAME}';\n`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await bundleCli(OUT_DIR);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -90,6 +90,8 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     log = await open('/dev/null', 'a');
   }
 
+  // Loaded here, not at the top: a healthy run starts nothing and need not pay for it.
+  const { spawn } = await import('node:child_process');
   let child: ChildProcess;
   let ended: Promise<Ending>;
   let logStartByte = 0;

@@ -1,4 +1,4 @@
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -202,6 +202,8 @@ async function runStopCommand(
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-STOP_OUTPUT_MAX_CHARS);
   };
+  // Loaded here, not at the top: a healthy run stops nothing and need not pay for it.
+  const { spawn } = await import('node:child_process');
   // Its own group, so that a stop command which hangs can be killed with whatever it started.
   let child: ChildProcessByStdio<null, Readable, Readable>;
   try {

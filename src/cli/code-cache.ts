@@ -1,12 +1,13 @@
 /**
- * The built CLI's loader (`dist/scripts/cronwatch.js`, what `bin` and the crontab lines run):
- * it compiles the bundle (`cronwatch.cjs`, beside it) with V8's code cache, so that a `check`
- * from cron does not parse and compile the same 400 kB of JavaScript 288 times a day. Node 20
- * has no compile cache of its own (`module.enableCompileCache` came in 22), so this is
- * `vm.Script` with `cachedData`, the way `v8-compile-cache` does it.
+ * The built CLI's loader (`dist/scripts/cronwatch.cjs`, what `bin` and the crontab lines run;
+ * see scripts/bundle.ts): it compiles a bundle beside it, the cron path's with V8's code cache,
+ * so that a `check` from cron does not parse and compile the same 300 kB of JavaScript 288 times
+ * a day. Node 20 has no compile cache of its own (`module.enableCompileCache` came in 22), so
+ * this is `vm.Script` with `cachedData`, the way `v8-compile-cache` does it.
  *
  * The cache is written once, at the end of the first `check` of a bundle and node version, to
- * `$XDG_CACHE_HOME/cronwatch` (else `~/.cache/cronwatch`), 0700. Compiled code runs as whoever
+ * `$XDG_CACHE_HOME/cronwatch` (else `~/.cache/cronwatch`), 0700, named after the bundle's path,
+ * so that two installs sharing a home keep a cache each. Compiled code runs as whoever
  * runs cronwatch, so a cache directory or file that another user could have written is never
  * read. V8 refuses a cache made from other source or by another V8; the run then compiles as
  * usual and writes a new one. Any failure around the cache only costs the time it would save.
@@ -35,6 +36,15 @@ export function cacheDirFor(env: NodeJS.ProcessEnv): string | null {
   return env.HOME ? join(env.HOME, '.cache', 'cronwatch') : null;
 }
 
+/** FNV-1a, 32 bits: tells installs apart by path, without loading node's crypto (some 3 ms). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index += 1) {
+    hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
 /** Owned by this user and writable by no one else. */
 function trusted(path: string): boolean {
   try {
@@ -54,15 +64,14 @@ function readCache(dir: string, file: string): Buffer | undefined {
   }
 }
 
-/** Writes `data` as `file` (temp file and rename), and removes the caches of older bundles. */
-function writeCache(dir: string, file: string, data: Buffer): void {
+/** Writes `data` as `file` (temp file and rename), and removes the caches of `prefix`'s older bundles. */
+function writeCache(dir: string, file: string, prefix: string, data: Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!trusted(dir)) return;
     const temp = `${file}.${process.pid}.tmp`;
     writeFileSync(temp, data, { mode: 0o600 });
     renameSync(temp, file);
-    const prefix = `${basename(file).split('-')[0]}-`;
     for (const name of readdirSync(dir)) {
       if (name.startsWith(prefix) && name.endsWith('.v8') && name !== basename(file))
         unlinkSync(join(dir, name));
@@ -72,13 +81,22 @@ function writeCache(dir: string, file: string, data: Buffer): void {
   }
 }
 
-/** Runs the CommonJS bundle `bundle` with `argv`, from the code cache when there is a usable one. */
-export async function runBundle(bundle: string, argv: readonly string[]): Promise<void> {
+/**
+ * Runs the CommonJS bundle `bundle` with `argv`; with `cache`, from the code cache when there is
+ * a usable one, and writing one when there is not.
+ */
+export async function runBundle(
+  bundle: string,
+  argv: readonly string[],
+  options: { readonly cache: boolean },
+): Promise<void> {
   const source = readFileSync(bundle, 'utf8');
-  const dir = cacheDirFor(process.env);
+  const dir = options.cache ? cacheDirFor(process.env) : null;
+  const place = fnv1a(bundle).toString(16).padStart(8, '0');
+  const prefix = `${basename(bundle, '.cjs')}-${place}-`;
   // Named by what V8 checks anyway, so that a new bundle or node gets a new file, not a refusal.
   const { size, mtimeMs } = statSync(bundle);
-  const name = `${basename(bundle, '.cjs')}-${process.version}-${process.arch}-${size}-${Math.trunc(mtimeMs)}.v8`;
+  const name = `${prefix}${process.version}-${process.arch}-${size}-${Math.trunc(mtimeMs)}.v8`;
   const file = dir === null ? null : join(dir, name);
   const cachedData = dir === null || file === null ? undefined : readCache(dir, file);
   const script = new Script(
@@ -97,14 +115,9 @@ export async function runBundle(bundle: string, argv: readonly string[]): Promis
     dirname(bundle),
     importDynamic,
   );
-  // Written after a check, so the cache holds the functions a check compiles, not those of --help.
-  if (
-    dir !== null &&
-    file !== null &&
-    argv[0] === 'check' &&
-    (cachedData === undefined || script.cachedDataRejected)
-  ) {
-    process.once('exit', () => writeCache(dir, file, script.createCachedData()));
+  // Written at the end of the run, so the cache holds the functions it compiled on the way.
+  if (dir !== null && file !== null && (cachedData === undefined || script.cachedDataRejected)) {
+    process.once('exit', () => writeCache(dir, file, prefix, script.createCachedData()));
   }
   await module.exports.runCli(argv);
 }

@@ -9,7 +9,7 @@ import { defineCommand, loadConfigFor } from './command.js';
 import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, prepareStateDir } from './context.js';
 
 /** The compiled CLI, relative to the package root: what the crontab lines run. */
-export const COMPILED_ENTRY = 'dist/scripts/cronwatch.js';
+export const COMPILED_ENTRY = 'dist/scripts/cronwatch.cjs';
 
 /** The directory of cronwatch's package.json, found from this file (tsx or compiled dist/). */
 export function packageRoot(): string {

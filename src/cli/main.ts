@@ -2,11 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
-import { redact } from '../core/redact.js';
 import { parseCheckArgv } from './check-argv.js';
 import type { Command, GlobalArgs } from './command.js';
 import { COMMANDS } from './commands.js';
-import { CommandError, EXIT_SOFTWARE, EXIT_USAGE, errnoOf, failureLine } from './context.js';
+import { EXIT_USAGE } from './context.js';
+import { runCommand, runEntry } from './entry.js';
 import { mark } from './profile.js';
 
 /** A command whatever its arguments, as the dispatcher sees it. */
@@ -106,41 +106,23 @@ async function runWithYargs(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * Parses `argv` (without node and the script) and runs one command. Returns the exit code;
- * the caller sets it, so every command ends in one place. A plain `check` line, what cron runs,
- * skips yargs (see check-argv.ts); everything else goes through it.
+ * Runs the one command `argv` (without node and the script) names. A plain `check` line, what
+ * cron runs, skips yargs (see check-argv.ts); everything else goes through it.
  */
-export async function main(argv: readonly string[]): Promise<number> {
+async function dispatch(argv: readonly string[]): Promise<number> {
   mark('module load');
-  try {
-    const check = parseCheckArgv(argv);
-    if (check === null) return await runWithYargs(argv);
-    const { command } = (await COMMANDS.check!.load()) as typeof import('./check.js');
-    return await command.run(check);
-  } catch (error) {
-    if (error instanceof CommandError) {
-      process.stderr.write(`${error.message}\n`);
-      return error.exitCode;
-    }
-    throw error;
-  }
+  const check = parseCheckArgv(argv);
+  if (check === null) return runWithYargs(argv);
+  const { command } = (await COMMANDS.check!.load()) as typeof import('./check.js');
+  return command.run(check);
 }
 
-/**
- * Entry for the scripts: runs `main` and sets the exit code. A failure of cronwatch itself (a
- * disk, a bug) exits 70 with one line naming what failed; cron mails it, so the stack, which
- * only a developer reads, comes only with `--verbose`. Exit 1 stays "a target is not up".
- */
-export async function runCli(argv: readonly string[]): Promise<void> {
-  try {
-    process.exitCode = await main(argv);
-  } catch (error) {
-    const what = errnoOf(error) === null ? 'internal error' : 'could not do its job';
-    const hint = argv.includes('--verbose') ? '' : ' (--verbose prints the stack)';
-    process.stderr.write(`cronwatch: ${what}: ${redact(failureLine(error))}${hint}\n`);
-    if (argv.includes('--verbose') && error instanceof Error && error.stack !== undefined) {
-      process.stderr.write(`${redact(error.stack)}\n`);
-    }
-    process.exitCode = EXIT_SOFTWARE;
-  }
+/** Parses `argv` and runs one command. Returns the exit code; the caller sets it. */
+export function main(argv: readonly string[]): Promise<number> {
+  return runCommand(argv, dispatch);
+}
+
+/** Entry for the scripts and the full CLI's bundle: runs one command and sets the exit code. */
+export function runCli(argv: readonly string[]): Promise<void> {
+  return runEntry(argv, dispatch);
 }

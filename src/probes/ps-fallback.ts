@@ -2,9 +2,14 @@
  * The process table where there is no `/proc` (macOS, the BSDs): `ps`, which gives less.
  * Runs on Linux too, which is how it is tested.
  */
-import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { totalmem } from 'node:os';
 import type { ProcessInfo } from '../core/types.js';
+
+// child_process is required when ps runs, not at load: Linux reads /proc and never needs it.
+const lazyRequire = createRequire(import.meta.url) as (
+  id: 'node:child_process',
+) => typeof import('node:child_process');
 
 /** A number `ps` did not give. Never a valid pid, group, size or time: never pass it to `kill`. */
 export const UNKNOWN = -1;
@@ -81,7 +86,7 @@ export function parseCpuTime(text: string): number {
 export function readProcessWithPs(pid: number): ProcessInfo | null {
   let output: string;
   try {
-    output = execFileSync(
+    output = lazyRequire('node:child_process').execFileSync(
       'ps',
       [...PS_COLUMNS.flatMap((column) => ['-o', `${column}=`]), '-p', String(pid)],
       {

@@ -45,7 +45,7 @@ function setUp(): { readonly config: string; readonly cacheHome: string; readonl
 }
 
 function run(args: readonly string[], cacheHome: string) {
-  return runProcess(process.execPath, [join(out, 'cronwatch.js'), ...args], {
+  return runProcess(process.execPath, [join(out, 'cronwatch.cjs'), ...args], {
     env: { XDG_CACHE_HOME: cacheHome },
     cwd: ws.dir,
   });
@@ -64,7 +64,9 @@ describe('the built CLI with the code cache', () => {
     });
     const [name, ...others] = readdirSync(s.cacheDir);
     expect(others).toEqual([]);
-    expect(name).toMatch(new RegExp(`^cronwatch-${process.version}-${process.arch}-\\d+-\\d+\\.v8$`));
+    expect(name).toMatch(
+      new RegExp(`^cronwatch-check-[0-9a-f]{8}-${process.version}-${process.arch}-\\d+-\\d+\\.v8$`),
+    );
     const file = join(s.cacheDir, name!);
     const written = statSync(file);
     expect(statSync(s.cacheDir).mode & 0o777).toBe(0o700);
@@ -78,20 +80,23 @@ describe('the built CLI with the code cache', () => {
     expect(statSync(file)).toMatchObject({ ino: written.ino, mtimeMs: written.mtimeMs });
   });
 
-  it("replaces a cache V8 refuses and removes an older bundle's", async () => {
+  it("replaces a cache V8 refuses and removes an older bundle's, not another install's", async () => {
     const s = setUp();
     mkdirSync(s.cacheDir, { recursive: true, mode: 0o700 });
     await run(['check', '--config', s.config], s.cacheHome);
     const [name] = readdirSync(s.cacheDir);
     writeFileSync(join(s.cacheDir, name!), 'not a code cache', { mode: 0o600 });
-    writeFileSync(join(s.cacheDir, 'cronwatch-v0.0.0-x64-1-1.v8'), 'an older one', { mode: 0o600 });
+    const place = name!.split('-').slice(0, 3).join('-');
+    writeFileSync(join(s.cacheDir, `${place}-v0.0.0-x64-1-1.v8`), 'an older one', { mode: 0o600 });
+    const otherInstall = 'cronwatch-check-00000000-v0.0.0-x64-1-1.v8';
+    writeFileSync(join(s.cacheDir, otherInstall), "another install's", { mode: 0o600 });
 
     expect(await run(['check', '--config', s.config], s.cacheHome)).toEqual({
       code: 0,
       stdout: '',
       stderr: '',
     });
-    expect(readdirSync(s.cacheDir)).toEqual([name]);
+    expect(readdirSync(s.cacheDir).sort()).toEqual([otherInstall, name].sort());
     expect(statSync(join(s.cacheDir, name!)).size).toBeGreaterThan(1000);
   });
 

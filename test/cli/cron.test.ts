@@ -80,7 +80,7 @@ describe.skipIf(unavailable !== null)('cron runs cronwatch (real cron daemon, co
       const installed = currentCrontab()!;
       expect(installed.startsWith(own)).toBe(true);
       expect(installed).toContain(
-        `* * * * * cd ${scene.dir} && ${process.execPath} ${ROOT}/dist/scripts/cronwatch.js check`,
+        `* * * * * cd ${scene.dir} && ${process.execPath} ${ROOT}/dist/scripts/cronwatch.cjs check`,
       );
 
       process.kill(first!, 'SIGKILL');

@@ -14,7 +14,7 @@ import {
   setCrontab,
 } from '../support/real-crontab.js';
 
-const ENTRY = join(ROOT, 'dist/scripts/cronwatch.js');
+const ENTRY = join(ROOT, 'dist/scripts/cronwatch.cjs');
 const NODE = process.execPath;
 
 function configText(interval: string): string {

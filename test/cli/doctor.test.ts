@@ -94,7 +94,7 @@ describe('cronwatch doctor', () => {
 
     it('passes what is fine', () => {
       expect(line(result, '✓ config')).toContain('valid: 1 target(s), interval 5m');
-      expect(line(result, '✓ build')).toContain('dist/scripts/cronwatch.js present');
+      expect(line(result, '✓ build')).toContain('dist/scripts/cronwatch.cjs present');
       expect(line(result, '✓ last run')).toMatch(/ago .*within 3 × interval 5m/);
     });
 

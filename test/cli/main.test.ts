@@ -148,13 +148,13 @@ describe('cronwatch check as cron runs it', () => {
 });
 
 describe('the bundled CLI (npm run build)', () => {
-  it('runs a healthy check from its one file, loading no package, and the full CLI from node_modules', async () => {
+  it('runs a healthy check from its own bundle, loading no package, and the full CLI from node_modules', async () => {
     const s = await setUp('yaml');
     // Under dist/, so that yargs and the others resolve from the project's node_modules.
     mkdirSync(join(ROOT, 'dist'), { recursive: true });
     const out = mkdtempSync(join(ROOT, 'dist', '.test-bundle-'));
     cleanups.push(() => rmSync(out, { recursive: true, force: true }));
-    const bundle = join(out, 'cronwatch.js');
+    const bundle = join(out, 'cronwatch.cjs');
     await bundleCli(out);
 
     // The second run compiles from the code cache the first one wrote.
@@ -163,6 +163,14 @@ describe('the bundled CLI (npm run build)', () => {
       const result = await runRecorded(bundle, ['check', '--config', s.config], s.dir, cache);
       expect(result).toEqual({ code: 0, stdout: '', stderr: '', packages: [] });
     }
+    // The entry crontab lines installed before the loader was CommonJS still run the same check.
+    const legacy = await runRecorded(
+      join(out, 'cronwatch.js'),
+      ['check', '--config', s.config],
+      s.dir,
+      cache,
+    );
+    expect(legacy).toEqual({ code: 0, stdout: '', stderr: '', packages: [] });
     const version = await runRecorded(bundle, ['--version'], s.dir, cache);
     expect(version.stdout.trim()).toBe(
       (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
