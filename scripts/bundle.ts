@@ -15,6 +15,7 @@
  * compiled every time (see the README's Performance section). tsc's `dist/src` stays, for the
  * package's SDK.
  */
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -60,13 +61,6 @@ const COMMON: BuildOptions = {
   banner: { js: "const bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
-/** The bundles run by the loader, by file name: entry, and whether `yaml` is compiled in. */
-const BUNDLES: readonly (readonly [string, string, boolean])[] = [
-  [CHECK_BUNDLE, 'src/cli/check-main.ts', false],
-  [CLI_BUNDLE, 'src/cli/main.ts', false],
-  [YAML_BUNDLE, 'src/cli/config-yaml.ts', true],
-];
-
 function loaderOptions(outDir: string): BuildOptions {
   return {
     ...COMMON,
@@ -110,16 +104,27 @@ function routeDynamicImports(code: string): string {
   return result;
 }
 
+async function bundle(entry: string, bundleYaml: boolean, parserBuild: string | null): Promise<string> {
+  const built = await build({
+    ...COMMON,
+    entryPoints: [join(ROOT, entry)],
+    plugins: [externals(bundleYaml)],
+    define: {
+      ...COMMON.define,
+      ...(parserBuild === null ? {} : { CRONWATCH_PARSER_BUILD: JSON.stringify(parserBuild) }),
+    },
+    write: false,
+  });
+  return routeDynamicImports(built.outputFiles[0]!.text);
+}
+
 export async function bundleCli(outDir: string): Promise<void> {
-  for (const [name, entry, bundleYaml] of BUNDLES) {
-    const built = await build({
-      ...COMMON,
-      entryPoints: [join(ROOT, entry)],
-      plugins: [externals(bundleYaml)],
-      write: false,
-    });
-    await writeFile(join(outDir, name), routeDynamicImports(built.outputFiles[0]!.text));
-  }
+  const yaml = await bundle('src/cli/config-yaml.ts', true, null);
+  await writeFile(join(outDir, YAML_BUNDLE), yaml);
+  // What a cached config document depends on (see src/store/config-cache.ts).
+  const parserBuild = createHash('sha256').update(yaml).digest('hex').slice(0, 16);
+  await writeFile(join(outDir, CHECK_BUNDLE), await bundle('src/cli/check-main.ts', false, parserBuild));
+  await writeFile(join(outDir, CLI_BUNDLE), await bundle('src/cli/main.ts', false, parserBuild));
   await build(loaderOptions(outDir));
   await writeFile(
     join(outDir, ESM_LOADER_NAME),

@@ -7,8 +7,8 @@
  * it does without the cache and no secret from the environment is ever written. A hit needs the
  * same config path, file identity (dev, inode, size, mtime in ns), the same text byte for byte
  * (a changed file never uses a stale document, even with its size and mtime kept), and the same
- * code (cronwatch's version and this module's file, which in the bundle is all of cronwatch with
- * yaml). Anything else, or a cache that cannot be read or parsed, is a miss.
+ * code (cronwatch's version and the YAML parser's build; from source, this module's file).
+ * Anything else, or a cache that cannot be read or parsed, is a miss.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,13 +73,23 @@ function jsonFaithful(value: unknown): boolean {
   return Object.entries(value).every(([key, item]) => key !== '__proto__' && jsonFaithful(item));
 }
 
+/**
+ * Set by the build (scripts/bundle.ts) to a digest of the YAML parser's bundle: what a cached
+ * document depends on, and the same for the check and the full CLI's bundles, so that neither
+ * invalidates the other's cache. Undeclared when run from source.
+ */
+declare const CRONWATCH_PARSER_BUILD: string | undefined;
+
 let codeIdentity: Promise<string> | null = null;
 
 function currentCode(): Promise<string> {
-  codeIdentity ??= stat(fileURLToPath(import.meta.url), { bigint: true }).then(
-    (info) => `${VERSION} ${info.size} ${info.mtimeNs}`,
-    () => VERSION,
-  );
+  codeIdentity ??=
+    typeof CRONWATCH_PARSER_BUILD === 'string'
+      ? Promise.resolve(`${VERSION} ${CRONWATCH_PARSER_BUILD}`)
+      : stat(fileURLToPath(import.meta.url), { bigint: true }).then(
+          (info) => `${VERSION} ${info.size} ${info.mtimeNs}`,
+          () => VERSION,
+        );
   return codeIdentity;
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bundleCli } from '../../scripts/bundle.js';
@@ -163,6 +163,13 @@ describe('the bundled CLI (npm run build)', () => {
       const result = await runRecorded(bundle, ['check', '--config', s.config], s.dir, cache);
       expect(result).toEqual({ code: 0, stdout: '', stderr: '', packages: [] });
     }
+    // The check and the full CLI share the parsed config: a `status` neither misses nor rewrites it.
+    const cached = statSync(s.path('state/config-cache.json'));
+    expect((await runRecorded(bundle, ['status', '--config', s.config], s.dir, cache)).code).toBe(0);
+    expect(statSync(s.path('state/config-cache.json'))).toMatchObject({
+      ino: cached.ino,
+      mtimeMs: cached.mtimeMs,
+    });
     // The entry crontab lines installed before the loader was CommonJS still run the same check.
     const legacy = await runRecorded(
       join(out, 'cronwatch.js'),
