@@ -41,6 +41,9 @@ function report(): void {
     previous = at;
   }
   for (const [name, ms] of totals) lines.push(`  ${name} ${ms.toFixed(2)}`);
+  // CPU time says what wall time hides on a busy host: the run's own work, not its waiting.
+  const cpu = process.cpuUsage();
+  lines.push(`  cpu (user + system) ${((cpu.user + cpu.system) / 1000).toFixed(2)}`);
   lines.push(`end ${performance.timeOrigin + performance.now()}`);
   process.stderr.write(lines.map((line) => `cronwatch-profile ${line}\n`).join(''));
 }

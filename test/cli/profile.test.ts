@@ -42,11 +42,14 @@ describe('check with CRONWATCH_PROFILE=1', () => {
         'config parse',
         'process scan',
         'state save',
+        '  cpu (user + system)',
         'end',
       ]),
     );
     const at = (name: string) => Number(lines[names.indexOf(name)]!.split(' ').at(-1));
     expect(at('end')).toBeGreaterThan(at('origin'));
+    // The process's own CPU time, which a run that did anything at all has spent some of.
+    expect(at('  cpu (user + system)')).toBeGreaterThan(0);
   });
 
   it('prints nothing without it', async () => {
