@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { validateConfig } from '../core/config.js';
@@ -74,8 +74,9 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
   let text: string;
   let info: BigIntStats;
   try {
-    text = await readFile(file, 'utf8');
-    info = await stat(file, { bigint: true });
+    // Synchronous, as the store is (see src/store/atomic.ts).
+    text = readFileSync(file, 'utf8');
+    info = statSync(file, { bigint: true });
     mark('config read');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -131,8 +132,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
 /** Creates the state dir (0700) or checks an existing one; others must not be able to write it. */
 export async function prepareStateDir(stateDir: string): Promise<void> {
   try {
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    const info = await stat(stateDir);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const info = statSync(stateDir);
     if (othersCanWrite(info.mode)) {
       throw new CommandError(
         `cronwatch: state_dir ${stateDir} is writable by other users (mode ${(info.mode & 0o777).toString(8)}). ` +
@@ -140,7 +141,7 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
         EXIT_USAGE,
       );
     }
-    if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(stateDir, 0o700);
+    if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) chmodSync(stateDir, 0o700);
   } catch (error) {
     if (error instanceof CommandError) throw error;
     throw new CommandError(

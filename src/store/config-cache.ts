@@ -10,7 +10,7 @@
  * code (cronwatch's version and the YAML parser's build; from source, this module's file).
  * Anything else, or a cache that cannot be read or parsed, is a miss.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolvePath } from '../core/config/reader.js';
@@ -80,23 +80,32 @@ function jsonFaithful(value: unknown): boolean {
  */
 declare const CRONWATCH_PARSER_BUILD: string | undefined;
 
-let codeIdentity: Promise<string> | null = null;
+let codeIdentity: string | null = null;
 
-function currentCode(): Promise<string> {
-  codeIdentity ??=
-    typeof CRONWATCH_PARSER_BUILD === 'string'
-      ? Promise.resolve(`${VERSION} ${CRONWATCH_PARSER_BUILD}`)
-      : stat(fileURLToPath(import.meta.url), { bigint: true }).then(
-          (info) => `${VERSION} ${info.size} ${info.mtimeNs}`,
-          () => VERSION,
-        );
+function currentCode(): string {
+  if (codeIdentity !== null) return codeIdentity;
+  if (typeof CRONWATCH_PARSER_BUILD === 'string') {
+    codeIdentity = `${VERSION} ${CRONWATCH_PARSER_BUILD}`;
+  } else {
+    try {
+      const info = statSync(fileURLToPath(import.meta.url), { bigint: true });
+      codeIdentity = `${VERSION} ${info.size} ${info.mtimeNs}`;
+    } catch {
+      codeIdentity = VERSION;
+    }
+  }
   return codeIdentity;
 }
 
 /** A dir only this user can change: the cache in it is as trustworthy as the config itself. */
 async function ownedDir(dir: string): Promise<boolean> {
-  const info = await stat(dir).catch(() => null);
-  return info?.isDirectory() === true && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
+  let info: Stats;
+  try {
+    info = statSync(dir);
+  } catch {
+    return false;
+  }
+  return info.isDirectory() && info.uid === process.getuid?.() && (info.mode & 0o022) === 0;
 }
 
 /** The cached document for this exact text and file, or null (a miss). */
@@ -109,12 +118,12 @@ export async function readCachedDocument(
   if (dir === null || !(await ownedDir(dir))) return null;
   const path = join(dir, CONFIG_CACHE_FILE);
   try {
-    const info = await stat(path);
+    const info = statSync(path);
     if (!info.isFile() || info.uid !== process.getuid?.() || (info.mode & 0o077) !== 0) return null;
-    const entry = JSON.parse(await readFile(path, 'utf8')) as Partial<CacheEntry>;
+    const entry = JSON.parse(readFileSync(path, 'utf8')) as Partial<CacheEntry>;
     const same =
       entry.format === FORMAT &&
-      entry.code === (await currentCode()) &&
+      entry.code === currentCode() &&
       entry.file === file &&
       entry.identity?.dev === identity.dev &&
       entry.identity.ino === identity.ino &&
@@ -140,7 +149,7 @@ export async function writeCachedDocument(
   stateDir: string,
 ): Promise<void> {
   if (stateDirHint(file, text) !== stateDir || !jsonFaithful(document) || !(await ownedDir(stateDir))) return;
-  const entry: CacheEntry = { format: FORMAT, code: await currentCode(), file, identity, text, document };
+  const entry: CacheEntry = { format: FORMAT, code: currentCode(), file, identity, text, document };
   await writeFileAtomic(join(stateDir, CONFIG_CACHE_FILE), JSON.stringify(entry), 0o600).catch(
     () => undefined,
   );

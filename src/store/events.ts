@@ -7,7 +7,8 @@
  * Beside it, `counters.json` keeps the cumulative restart counts per target, which the log cannot
  * give once rotated: the metrics' `cronwatch_target_restarts_total` must never go down.
  */
-import { appendFile, readFile, rename, stat } from 'node:fs/promises';
+import { appendFileSync, renameSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CronwatchEvent, parseEvent } from '../core/events.js';
 import { writeFileAtomic } from './atomic.js';
@@ -34,9 +35,9 @@ function eventsPath(stateDir: string): string {
   return join(stateDir, EVENTS_FILE);
 }
 
-async function sizeOf(path: string): Promise<number> {
+function sizeOf(path: string): number {
   try {
-    return (await stat(path)).size;
+    return statSync(path).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw error;
@@ -55,11 +56,12 @@ export async function appendEvents(
   if (events.length === 0) return;
   const path = eventsPath(stateDir);
   const text = events.map((event) => `${JSON.stringify(event)}\n`).join('');
-  const size = await sizeOf(path);
+  // Synchronous, as the store's writes are (see atomic.ts): every run appends.
+  const size = sizeOf(path);
   if (size > 0 && size + Buffer.byteLength(text) > (options.maxBytes ?? EVENTS_MAX_BYTES)) {
-    await rename(path, `${path}.1`);
+    renameSync(path, `${path}.1`);
   }
-  await appendFile(path, text, { mode: 0o600 });
+  appendFileSync(path, text, { mode: 0o600 });
   const restarts = events.filter((event) => event.kind === 'restart');
   if (restarts.length > 0) {
     const counters: Record<string, RestartCounts> = { ...(await readCounters(stateDir)) };

@@ -12,12 +12,19 @@
  * the result says what could not be recorded. Off Linux such a run goes on unlocked: restarting
  * what is down matters more than the rare overlap of two runs.
  */
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import {
+  linkSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type { Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { readProcess } from '../probes/process-table.js';
-import { writeFileAtomic } from './atomic.js';
+import { removeQuietly, writeFileAtomic } from './atomic.js';
 
 /** Who holds the lock: enough to tell a live holder from a reused pid. */
 interface LockHolder {
@@ -50,7 +57,7 @@ function holderAlive(holder: LockHolder): boolean {
 
 async function readHolder(path: string): Promise<LockHolder | null> {
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<LockHolder>;
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockHolder>;
     if (typeof parsed.pid !== 'number') return { pid: -1, startTicks: null, sinceMs: 0 };
     return { pid: parsed.pid, startTicks: parsed.startTicks ?? null, sinceMs: parsed.sinceMs ?? 0 };
   } catch (error) {
@@ -73,8 +80,8 @@ function myHolder(nowMs: number): string {
 async function createExclusive(path: string, content: string): Promise<boolean> {
   const temp = `${path}.${process.pid}.new`;
   try {
-    await writeFile(temp, content, { mode: 0o600 });
-    await link(temp, path);
+    writeFileSync(temp, content, { mode: 0o600 });
+    linkSync(temp, path);
     return true;
   } catch (error) {
     const errno = error as NodeJS.ErrnoException;
@@ -83,7 +90,7 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     errno.path ??= temp;
     throw error;
   } finally {
-    await unlink(temp).catch(() => undefined);
+    removeQuietly(temp);
   }
 }
 
@@ -208,7 +215,7 @@ async function takeFile(
     if (!(await createExclusive(takeoverPath, content))) {
       const other = await readHolder(takeoverPath);
       if (other !== null && holderAlive(other)) return { kind: 'held', holder: other };
-      await unlink(takeoverPath).catch(() => undefined);
+      removeQuietly(takeoverPath);
       continue;
     }
     try {
@@ -218,7 +225,7 @@ async function takeFile(
         return { kind: 'acquired', tookOverFrom: holder.pid };
       }
     } finally {
-      await unlink(takeoverPath).catch(() => undefined);
+      removeQuietly(takeoverPath);
     }
   }
   const holder = await readHolder(lockPath);
@@ -254,7 +261,7 @@ export async function acquireLock(stateDir: string, nowMs: number): Promise<Lock
   const release = async (): Promise<void> => {
     if (fileTaken) {
       const holder = await readHolder(lockPath);
-      if (holder?.pid === process.pid) await unlink(lockPath).catch(() => undefined);
+      if (holder?.pid === process.pid) removeQuietly(lockPath);
     }
     if (server !== null) await closeServer(server);
   };

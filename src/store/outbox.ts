@@ -5,6 +5,7 @@
  * resumes where it stopped.
  */
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Alert, Envelope } from '../core/types.js';
@@ -154,10 +155,14 @@ export async function readOutbox(
   options: { readonly moveAside?: boolean } = {},
 ): Promise<OutboxContents> {
   const dir = outboxDir(stateDir);
-  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [] as string[];
-    throw error;
-  });
+  // Synchronous, as the store's writes are (see atomic.ts): every run reads the outbox.
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    names = [];
+  }
   // atomic.ts's temp files start with a dot; `*.corrupt` files do not end in `.json`.
   const files = names.filter((name) => name.endsWith(FILE_SUFFIX) && !name.startsWith('.')).sort();
   const entries: OutboxEntry[] = [];
@@ -166,7 +171,7 @@ export async function readOutbox(
     const path = join(dir, name);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (error) {
       // Delivered and removed by another process between readdir and here.
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;

@@ -1,4 +1,4 @@
-import { readFile, rename } from 'node:fs/promises';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { State } from '../core/types.js';
 import { writeFileAtomic } from './atomic.js';
@@ -31,7 +31,8 @@ export async function loadState(
   const path = join(stateDir, STATE_FILE);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Synchronous, as the store's writes are (see atomic.ts).
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'fresh', state: EMPTY_STATE };
     throw new Error(`cannot read state file ${path}`, { cause: error });
@@ -45,7 +46,7 @@ export async function loadState(
     problem = (error as Error).message;
   }
   const movedTo = `${path}.corrupt-${nowMs}`;
-  if (options.moveAside) await rename(path, movedTo);
+  if (options.moveAside) renameSync(path, movedTo);
   return { kind: 'corrupt', state: EMPTY_STATE, movedTo, error: problem };
 }
 
