@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identityOf } from '../core/decide.js';
@@ -66,6 +66,11 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
       error: 'the target has neither match nor pidfile: nothing would find what it started',
     });
   }
+  // Loaded here, not at the top: a healthy run starts nothing and need not pay for them.
+  const [{ mkdir, open, stat }, { spawn }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:child_process'),
+  ]);
   const cwdStat = await stat(req.cwd).catch(() => null);
   if (cwdStat === null || !cwdStat.isDirectory()) {
     return startFailed({ error: `cwd ${req.cwd} does not exist or is not a directory` });
@@ -90,8 +95,6 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     log = await open('/dev/null', 'a');
   }
 
-  // Loaded here, not at the top: a healthy run starts nothing and need not pay for it.
-  const { spawn } = await import('node:child_process');
   let child: ChildProcess;
   let ended: Promise<Ending>;
   let logStartByte = 0;
@@ -271,6 +274,7 @@ function startFailed(
  */
 export async function tailLines(path: string, n: number, fromByte = 0): Promise<string[]> {
   if (n <= 0) return [];
+  const { open } = await import('node:fs/promises');
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');

@@ -1,5 +1,4 @@
 import type { ChildProcessByStdio } from 'node:child_process';
-import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ProcessIdentity, TargetConfig } from '../core/types.js';
@@ -191,6 +190,8 @@ async function runStopCommand(
   command: string,
   deadlineMs: number,
 ): Promise<{ readonly started: boolean; readonly note: string | null }> {
+  // Loaded here, not at the top: a healthy run stops nothing and need not pay for them.
+  const [{ stat }, { spawn }] = await Promise.all([import('node:fs/promises'), import('node:child_process')]);
   const cwdStat = await stat(req.cwd).catch(() => null);
   if (cwdStat === null || !cwdStat.isDirectory()) {
     return {
@@ -202,8 +203,6 @@ async function runStopCommand(
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-STOP_OUTPUT_MAX_CHARS);
   };
-  // Loaded here, not at the top: a healthy run stops nothing and need not pay for it.
-  const { spawn } = await import('node:child_process');
   // Its own group, so that a stop command which hangs can be killed with whatever it started.
   let child: ChildProcessByStdio<null, Readable, Readable>;
   try {

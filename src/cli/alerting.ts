@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import type { Alert, Config } from '../core/types.js';
 import { unsetUnder } from '../core/unset-env.js';
 import type { Channel } from '../notifiers/channel.js';
@@ -56,8 +57,12 @@ export async function channelsOf(
 }
 
 async function outboxIsEmpty(stateDir: string): Promise<boolean> {
-  const { readdir } = await import('node:fs/promises');
-  const names = await readdir(outboxDir(stateDir)).catch(() => [] as string[]);
+  let names: string[];
+  try {
+    names = readdirSync(outboxDir(stateDir));
+  } catch {
+    names = [];
+  }
   return !names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
 }
 

@@ -7,8 +7,7 @@
  * Beside it, `counters.json` keeps the cumulative restart counts per target, which the log cannot
  * give once rotated: the metrics' `cronwatch_target_restarts_total` must never go down.
  */
-import { appendFileSync, renameSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { appendFileSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CronwatchEvent, parseEvent } from '../core/events.js';
 import { writeFileAtomic } from './atomic.js';
@@ -56,7 +55,6 @@ export async function appendEvents(
   if (events.length === 0) return;
   const path = eventsPath(stateDir);
   const text = events.map((event) => `${JSON.stringify(event)}\n`).join('');
-  // Synchronous, as the store's writes are (see atomic.ts): every run appends.
   const size = sizeOf(path);
   if (size > 0 && size + Buffer.byteLength(text) > (options.maxBytes ?? EVENTS_MAX_BYTES)) {
     renameSync(path, `${path}.1`);
@@ -93,7 +91,7 @@ export async function readEvents(stateDir: string): Promise<ReadEvents> {
   for (const file of [`${path}.1`, path]) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new Error(`cannot read events log ${file}`, { cause: error });
@@ -120,7 +118,7 @@ export async function readEvents(stateDir: string): Promise<ReadEvents> {
 export async function readCounters(stateDir: string): Promise<Counters> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(join(stateDir, COUNTERS_FILE), 'utf8'));
+    parsed = JSON.parse(readFileSync(join(stateDir, COUNTERS_FILE), 'utf8'));
   } catch {
     return {};
   }

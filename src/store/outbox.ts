@@ -5,8 +5,7 @@
  * resumes where it stopped.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { access, mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Alert, Envelope } from '../core/types.js';
 import { writeFileAtomic } from './atomic.js';
@@ -98,6 +97,17 @@ export function outboxDir(stateDir: string): string {
   return join(stateDir, OUTBOX_DIR);
 }
 
+/** Whether an envelope is at `path`; an error other than its absence is thrown. */
+function queued(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
 function entryPath(stateDir: string, id: string): string {
   if (!ID_PATTERN.test(id)) {
     throw new TypeError(`Expected an envelope id of letters, digits, '-' and '_', got \`${id}\``);
@@ -111,12 +121,8 @@ function entryPath(stateDir: string, id: string): string {
  */
 export async function enqueue(stateDir: string, envelope: Envelope): Promise<OutboxEntry> {
   const path = entryPath(stateDir, envelope.id);
-  await mkdir(outboxDir(stateDir), { recursive: true, mode: DIR_MODE });
-  const existing = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (existing !== null) throw new Error(`The outbox already holds an envelope with id \`${envelope.id}\``);
+  mkdirSync(outboxDir(stateDir), { recursive: true, mode: DIR_MODE });
+  if (queued(path)) throw new Error(`The outbox already holds an envelope with id \`${envelope.id}\``);
   const entry: OutboxEntry = {
     id: envelope.id,
     host: envelope.host,
@@ -140,9 +146,11 @@ export async function save(stateDir: string, entry: OutboxEntry): Promise<void> 
 
 /** Drops an envelope every channel has accepted. */
 export async function remove(stateDir: string, id: string): Promise<void> {
-  await unlink(entryPath(stateDir, id)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
+  try {
+    unlinkSync(entryPath(stateDir, id));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /**
@@ -155,7 +163,6 @@ export async function readOutbox(
   options: { readonly moveAside?: boolean } = {},
 ): Promise<OutboxContents> {
   const dir = outboxDir(stateDir);
-  // Synchronous, as the store's writes are (see atomic.ts): every run reads the outbox.
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -179,7 +186,7 @@ export async function readOutbox(
     }
     const entry = parseEntry(text, name.slice(0, -FILE_SUFFIX.length));
     if (entry === null) {
-      corrupt.push(options.moveAside === false ? path : await moveAside(path));
+      corrupt.push(options.moveAside === false ? path : moveAside(path));
     } else {
       entries.push(entry);
     }
@@ -187,18 +194,11 @@ export async function readOutbox(
   return { entries, corrupt };
 }
 
-async function moveAside(path: string): Promise<string> {
+function moveAside(path: string): string {
   let target = `${path}${CORRUPT_SUFFIX}`;
-  for (let n = 1; await exists(target); n += 1) target = `${path}.${n}${CORRUPT_SUFFIX}`;
-  await rename(path, target);
+  for (let n = 1; existsSync(target); n += 1) target = `${path}.${n}${CORRUPT_SUFFIX}`;
+  renameSync(path, target);
   return target;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 function parseEntry(text: string, idFromName: string): OutboxEntry | null {
@@ -295,7 +295,7 @@ export async function recordChannelWorked(
 ): Promise<void> {
   if (!ID_PATTERN.test(channel)) throw new TypeError(`Expected a channel name, got \`${channel}\``);
   const dir = join(stateDir, WORKED_DIR);
-  await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  mkdirSync(dir, { recursive: true, mode: DIR_MODE });
   await writeFileAtomic(
     join(dir, `${channel}${FILE_SUFFIX}`),
     `${JSON.stringify({ version: 1, ...worked })}\n`,
@@ -306,15 +306,22 @@ export async function recordChannelWorked(
 /** When each channel was last seen to work; a channel never seen, or an unreadable record, is absent. */
 export async function readChannelsWorked(stateDir: string): Promise<Record<string, ChannelWorked>> {
   const dir = join(stateDir, WORKED_DIR);
-  const names = await readdir(dir).catch(() => [] as string[]);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
   const worked: Record<string, ChannelWorked> = {};
   for (const name of names.filter(
     (candidate) => candidate.endsWith(FILE_SUFFIX) && !candidate.startsWith('.'),
   )) {
-    const value: unknown = await readFile(join(dir, name), 'utf8').then(
-      (text) => JSON.parse(text),
-      () => null,
-    );
+    let value: unknown = null;
+    try {
+      value = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+    } catch {
+      // Unreadable: as if the channel had never been seen to work.
+    }
     if (isRecord(value) && typeof value.atMs === 'number' && typeof value.fingerprint === 'string') {
       worked[name.slice(0, -FILE_SUFFIX.length)] = { atMs: value.atMs, fingerprint: value.fingerprint };
     }
