@@ -20,13 +20,10 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build, type Plugin } from 'esbuild';
+import { CHECK_BUNDLE, CLI_BUNDLE, LOADER_NAME, YAML_BUNDLE } from '../src/cli/build-files.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, 'dist/scripts');
-export const LOADER_NAME = 'cronwatch.cjs';
-export const CHECK_BUNDLE = 'cronwatch-check.cjs';
-export const CLI_BUNDLE = 'cronwatch-cli.cjs';
-export const YAML_BUNDLE = 'cronwatch-yaml.cjs';
 const ESM_LOADER_NAME = 'cronwatch.js';
 
 /**

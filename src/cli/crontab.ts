@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { ProcessOutput } from 'zx/core';
 import { type BlockResult, renderCrontabBlock, spliceBlock } from '../core/crontab.js';
 import type { Config } from '../core/types.js';
+import { LOADER_NAME } from './build-files.js';
 import { defineCommand, loadConfigFor } from './command.js';
 import { CommandError, configPath, EXIT_NOT_UP, EXIT_OK, EXIT_USAGE, prepareStateDir } from './context.js';
 
 /** The compiled CLI, relative to the package root: what the crontab lines run. */
-export const COMPILED_ENTRY = 'dist/scripts/cronwatch.cjs';
+export const COMPILED_ENTRY = `dist/scripts/${LOADER_NAME}`;
 
 /** The directory of cronwatch's package.json, found from this file (tsx or compiled dist/). */
 export function packageRoot(): string {

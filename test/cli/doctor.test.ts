@@ -1,9 +1,10 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCronDaemon } from '../../src/cli/doctor/cron.js';
 import { localeIsUtf8 } from '../../src/cli/doctor/index.js';
+import { missingBuildFiles } from '../../src/cli/doctor/state.js';
 import { firstProgram } from '../../src/cli/doctor/targets.js';
 import { type CliResult, cronwatch, waitFor, workspace } from '../support/cli.js';
 import {
@@ -40,6 +41,25 @@ async function doctor(scene: Scene, env: NodeJS.ProcessEnv = UTF8): Promise<CliR
   expect(result.stderr).not.toContain(TOKEN);
   return result;
 }
+
+describe('the build check', () => {
+  it('names each file a crontab line needs that the build did not leave', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cronwatch-build-'));
+    try {
+      writeFileSync(join(dir, 'cronwatch.cjs'), '');
+      writeFileSync(join(dir, 'cronwatch-cli.cjs'), '');
+      expect(await missingBuildFiles(dir)).toEqual([
+        join(dir, 'cronwatch-check.cjs'),
+        join(dir, 'cronwatch-yaml.cjs'),
+      ]);
+      writeFileSync(join(dir, 'cronwatch-check.cjs'), '');
+      writeFileSync(join(dir, 'cronwatch-yaml.cjs'), '');
+      expect(await missingBuildFiles(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('cronwatch doctor', () => {
   describe('helpers', () => {

@@ -1,9 +1,26 @@
 /** What runs need on disk: a private, writable state dir, and the build the crontab lines run. */
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { BUILD_FILES } from '../build-files.js';
 import { COMPILED_ENTRY } from '../crontab.js';
 import { type DoctorCheck, fail, ok } from './check-line.js';
+
+/** The files of BUILD_FILES not in `dir`, as paths. */
+export async function missingBuildFiles(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of BUILD_FILES) {
+    const file = join(dir, name);
+    if (
+      !(await stat(file).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing.push(file);
+  }
+  return missing;
+}
 
 export const STATE_CHECKS: readonly DoctorCheck[] = [
   {
@@ -54,12 +71,14 @@ export const STATE_CHECKS: readonly DoctorCheck[] = [
     needs: 'nothing',
     run: async ({ root }) => {
       const entry = join(root, COMPILED_ENTRY);
-      return stat(entry).then(
-        () => [ok('build', `${entry} present (what the crontab lines run)`)],
-        () => [
-          fail('build', `${entry} is missing, so every crontab line fails. Fix: cd ${root} && npm run build`),
-        ],
-      );
+      const missing = await missingBuildFiles(dirname(entry));
+      if (missing.length === 0) return [ok('build', `${entry} present (what the crontab lines run)`)];
+      return [
+        fail(
+          'build',
+          `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing, so every crontab line fails. Fix: cd ${root} && npm run build`,
+        ),
+      ];
     },
   },
 ];
