@@ -115,7 +115,11 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     // Read before the event loop runs again: until then the shell exists (a zombie at worst, not
     // yet reaped), so its start time is there to be read however fast it exits.
     const shell = child.pid === undefined ? null : readProcess(child.pid);
-    since = { ticks: shell?.startTicks ?? null, ms: shell?.startTimeMs ?? spawnedMs };
+    since = {
+      ticks: shell?.startTicks ?? null,
+      pid: shell?.pid ?? null,
+      ms: shell?.startTimeMs ?? spawnedMs,
+    };
   } catch (error) {
     return startFailed({ error: `cannot run \`${req.command}\`: ${messageOf(error)}` });
   } finally {
@@ -172,6 +176,8 @@ function isAlive(pid: number | undefined): boolean {
 interface StartedSince {
   /** Clock ticks since boot (Linux), exact; null where unknown. */
   readonly ticks: number | null;
+  /** The shell's pid: within its tick, what began before it has a lower pid. */
+  readonly pid: number | null;
   readonly ms: number;
 }
 
@@ -179,7 +185,12 @@ interface StartedSince {
 const START_TIME_TOLERANCE_MS = 1000;
 
 function begunSince(entry: ProcessInfo, since: StartedSince): boolean {
-  if (since.ticks !== null && entry.startTicks !== null) return entry.startTicks >= since.ticks;
+  if (since.ticks !== null && entry.startTicks !== null) {
+    // A tick is 10 ms: a process begun in the shell's own tick is the start's only if its pid
+    // came after the shell's (pids are handed out in order; a wrap within one tick is not seen).
+    if (entry.startTicks !== since.ticks) return entry.startTicks > since.ticks;
+    return since.pid === null || entry.pid >= since.pid;
+  }
   return entry.startTimeMs >= since.ms - START_TIME_TOLERANCE_MS;
 }
 
