@@ -125,17 +125,22 @@ function candidatesOf(
   const matching = pool.filter(
     (entry) => !excluded.has(entry.pid) && notAlive(entry) === null && matches(pattern, entry.cmdline),
   );
-  // `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target.
+  // A wrapper is the parent of another match: one match alone (most targets) is none.
+  const found = matching.length < 2 ? matching : withoutWrappers(matching, table);
+  return found.length > 0
+    ? { kind: 'found', processes: found }
+    : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+}
+
+/** `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target. */
+function withoutWrappers(matching: readonly ProcessInfo[], table: readonly ProcessInfo[]): ProcessInfo[] {
   const matchingPids = new Set(matching.map((entry) => entry.pid));
   const wrappers = new Set(
     matching
       .filter((entry) => matchingPids.has(entry.ppid) && SHELL_WRAPPER.test(byPidOf(table, entry.ppid)))
       .map((entry) => entry.ppid),
   );
-  const found = matching.filter((entry) => !wrappers.has(entry.pid));
-  return found.length > 0
-    ? { kind: 'found', processes: found }
-    : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+  return matching.filter((entry) => !wrappers.has(entry.pid));
 }
 
 /** One target, by name, as {@link findTargetProcesses} looks for it. */
