@@ -158,7 +158,12 @@ function readBootTimeMs(): number {
  */
 let readBuffer = Buffer.allocUnsafe(64 * 1024);
 
-/** Reads a whole file into `readBuffer`, growing it as needed; returns the length read. */
+/**
+ * Reads a whole `/proc` file into `readBuffer`, growing it as needed; returns the length read.
+ * The kernel fills a `/proc` read as far as the file goes, so a read that leaves room in the
+ * buffer has reached the end: asking again only to be told 0 would cost a syscall per file, two
+ * per process (1,000 processes: ~3 ms of a ~30 ms scan). Not for regular files.
+ */
 function readWhole(path: string): number {
   const fd = openSync(path, 'r');
   try {
@@ -170,10 +175,10 @@ function readWhole(path: string): number {
         readBuffer = bigger;
       }
       const read = readSync(fd, readBuffer, length, readBuffer.length - length, null);
-      if (read === 0) {
+      length += read;
+      if (read === 0 || length < readBuffer.length) {
         return length;
       }
-      length += read;
     }
   } finally {
     closeSync(fd);

@@ -115,6 +115,17 @@ describe('probes', () => {
       expect(found.rssBytes).toBeGreaterThan(0);
     });
 
+    it('reads a command line longer than one read of its buffer whole', async () => {
+      const marker = uniqueMarker('long-argv');
+      // Over 64 KiB (the first read) and over 128 KiB (the second, after the buffer doubles);
+      // one argument may hold at most 128 KiB.
+      const long = ['x', 'y', 'z'].map((letter) => letter.repeat(100 * 1024));
+      const child = spawnTracked(process.execPath, [SLEEPER, marker, ...long]);
+      const found = await waitForProcess(child.pid!, marker);
+      expect(found.cmdline).toBe([process.execPath, SLEEPER, marker, ...long].join(' '));
+      expect(readProcess(child.pid!)?.cmdline).toBe(found.cmdline);
+    });
+
     it('lists a zombie with state Z and an empty command line', async () => {
       const { zombiePid, parentPid } = await spawnZombie();
       const zombie = (await scanProcessTable()).find((entry) => entry.pid === zombiePid);
