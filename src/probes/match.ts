@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { type Candidates, type Claims, oldestOf, type SharedProcess, settleClaims } from '../core/claims.js';
 import type { ProcessFinding, ProcessIdentity, ProcessInfo } from '../core/types.js';
-import { matchCandidates } from './match-index.js';
+import { indexPatterns, type MatchIndex, matchCandidates, mayMatch } from './match-index.js';
 
 /** How a target is recognised; at least one of the two is set. */
 export interface TargetSpec {
@@ -150,9 +150,34 @@ export interface NamedSpec {
 }
 
 /**
+ * The targets' patterns indexed by their required texts (see `match-index.ts`): a `match` is tried
+ * only on the processes holding its text; a target with a pid file needs them all, and has none.
+ */
+export function indexSpecs(targets: readonly NamedSpec[]): MatchIndex {
+  return indexPatterns(
+    targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
+  );
+}
+
+/**
+ * Which command lines {@link findTargetProcesses} could find for `targets`, as a test for the
+ * scan to read only those processes whole; null when it needs every process: a target with a
+ * pid file, or a pattern with no required text.
+ */
+export function processFilter(
+  targets: readonly NamedSpec[],
+  index: MatchIndex,
+): ((cmdline: string) => boolean) | null {
+  const everyLiteral = targets.every(
+    ({ spec }, position) => spec.pidfile === null && index.literals[position] !== null,
+  );
+  return everyLiteral ? (cmdline) => mayMatch(index, cmdline) : null;
+}
+
+/**
  * Finds every target's process at once, so that no process is counted for two targets where it
  * can be helped; `recorded` (each target's last known process) settles whose a process several
- * targets find is, as {@link settleClaims} says.
+ * targets find is, as {@link settleClaims} says. `index`: {@link indexSpecs} of `targets`.
  * @throws when a spec has neither `match` nor `pidfile`.
  */
 export function findTargetProcesses(
@@ -160,11 +185,12 @@ export function findTargetProcesses(
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
   recorded: ReadonlyMap<string, ProcessIdentity>,
+  index: MatchIndex = indexSpecs(targets),
 ): Claims {
-  // A `match` is tried only on the processes holding its required text; a pid file needs them all.
   const pools = matchCandidates(
     targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
     table,
+    index,
   );
   return settleClaims(
     targets.map(({ name, spec }, index) => ({

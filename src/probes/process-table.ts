@@ -312,6 +312,77 @@ export async function scanProcessTable(): Promise<ProcessInfo[]> {
   return table;
 }
 
+/** Clock ticks since boot, from `/proc/uptime` (the clock of a stat's start time). */
+function uptimeTicks(host: Machine): number {
+  const text = readBuffer.toString('latin1', 0, readWhole('/proc/uptime'));
+  const seconds = Number(text.slice(0, text.indexOf(' ')));
+  if (!Number.isFinite(seconds)) {
+    throw new Error(`Expected seconds since boot in /proc/uptime, got \`${text.slice(0, EXCERPT_CHARS)}\``);
+  }
+  return Math.floor(seconds * host.ticksPerSecond);
+}
+
+/**
+ * The processes whose command line `wanted` accepts, with every ancestor of each and of `selfPid`
+ * (so that `excludedPids` finds cronwatch's own family among them), each read as
+ * `scanProcessTable` reads it, in the same order. Every command line is read, but
+ * `/proc/<pid>/stat` only for those processes: on a host running many more processes than there
+ * are targets, most of a scan's reads. Outside Linux, the whole table.
+ */
+export async function scanProcessesFor(
+  wanted: (cmdline: string) => boolean,
+  selfPid: number,
+): Promise<ProcessInfo[]> {
+  if (process.platform !== 'linux') {
+    return scanWithPsList();
+  }
+  const host = linuxMachine();
+  // A process started after this moment may hold the pid of one whose command line was read.
+  const scanStartTicks = uptimeTicks(host);
+  const order: number[] = [];
+  const cmdlines = new Map<number, string>();
+  const pending: number[] = [selfPid];
+  for (const name of readdirSync('/proc')) {
+    if (!isPidName(name)) {
+      continue;
+    }
+    const pid = Number(name);
+    try {
+      const cmdline = readCmdline(pid);
+      order.push(pid);
+      cmdlines.set(pid, cmdline);
+      if (wanted(cmdline)) pending.push(pid);
+    } catch (error) {
+      if (!isUnreadable(error)) {
+        throw error;
+      }
+    }
+  }
+  const found = new Map<number, ProcessInfo | null>();
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    const cmdline = cmdlines.get(pid);
+    if (found.has(pid) || cmdline === undefined) continue;
+    try {
+      const stat = statOf(pid);
+      // Its start time in whole ticks may read one tick early: the margin re-reads a few more.
+      const recent = stat.startTicks >= scanStartTicks - 1;
+      found.set(pid, toProcessInfo(stat, recent ? readCmdline(pid) : cmdline, host));
+      pending.push(stat.ppid);
+    } catch (error) {
+      if (!isUnreadable(error)) {
+        throw error;
+      }
+      found.set(pid, null);
+    }
+  }
+  const table: ProcessInfo[] = [];
+  for (const pid of order) {
+    const entry = found.get(pid);
+    if (entry !== undefined && entry !== null) table.push(entry);
+  }
+  return table;
+}
+
 /** Attempts at a consistent read of one process while its pid is being reused. */
 const READ_ATTEMPTS = 3;
 

@@ -8,6 +8,7 @@ import {
   readProcess,
   readStat,
   sameProcess,
+  scanProcessesFor,
   scanProcessTable,
 } from '../../src/probes/process-table.js';
 import {
@@ -130,6 +131,33 @@ describe('probes', () => {
       const { zombiePid, parentPid } = await spawnZombie();
       const zombie = (await scanProcessTable()).find((entry) => entry.pid === zombiePid);
       expect(zombie).toMatchObject({ state: 'Z', cmdline: '', ppid: parentPid });
+    });
+  });
+
+  describe.runIf(onLinux)('scanProcessesFor()', () => {
+    it('reads the accepted processes as the full scan does, with their ancestors and no other', async () => {
+      const wanted = uniqueMarker('wanted');
+      const other = uniqueMarker('other');
+      const child = spawnSleeper(wanted, { detached: true });
+      const unwanted = spawnSleeper(other, { detached: true });
+      const full = await waitForProcess(child.pid!, wanted, { settled: true });
+      await waitForProcess(unwanted.pid!, other);
+      const table = await scanProcessesFor((cmdline) => cmdline.includes(wanted), process.pid);
+      const pids = table.map((entry) => entry.pid);
+
+      expect(table.find((entry) => entry.pid === child.pid)).toMatchObject({
+        ...identityOf(full),
+        ppid: full.ppid,
+        pgid: full.pgid,
+        sid: full.sid,
+      });
+      // The child's parent is this process; this process's ancestors up to the first.
+      expect(pids).toContain(process.pid);
+      expect(pids).toContain(process.ppid);
+      expect(pids).not.toContain(unwanted.pid);
+      // In the full scan's order: /proc's.
+      const order = (await scanProcessTable()).map((entry) => entry.pid).filter((pid) => pids.includes(pid));
+      expect(pids.filter((pid) => order.includes(pid))).toEqual(order);
     });
   });
 
