@@ -177,7 +177,7 @@ export function processFilter(
 /**
  * Finds every target's process at once, so that no process is counted for two targets where it
  * can be helped; `recorded` (each target's last known process) settles whose a process several
- * targets find is, as {@link settleClaims} says. `index`: {@link indexSpecs} of `targets`.
+ * targets find is, as {@link settleClaims} says. `indexed`: {@link indexSpecs} of `targets`.
  * @throws when a spec has neither `match` nor `pidfile`.
  */
 export function findTargetProcesses(
@@ -185,12 +185,12 @@ export function findTargetProcesses(
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
   recorded: ReadonlyMap<string, ProcessIdentity>,
-  index: MatchIndex = indexSpecs(targets),
+  indexed: MatchIndex = indexSpecs(targets),
 ): Claims {
   const pools = matchCandidates(
     targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
     table,
-    index,
+    indexed,
   );
   return settleClaims(
     targets.map(({ name, spec }, index) => ({
