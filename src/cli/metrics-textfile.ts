@@ -30,12 +30,14 @@ function targetMetrics(
   input: RunMetricsInput,
   counters: Readonly<Record<string, TargetMetrics['restarts']>>,
 ): TargetMetrics[] {
+  // Maps, not a search per target: a run may watch a thousand targets.
   const observed = new Map(input.observations.map((observation) => [observation.target, observation]));
+  const outcomes = new Map(input.report.targets.map((entry) => [entry.name, entry.outcome]));
   return input.config.targets.map((target) => {
     const stored = input.state.targets[target.name];
     const seen = observed.get(target.name);
     const found = seen?.kind === 'observed' ? seen : null;
-    const outcome = input.report.targets.find((candidate) => candidate.name === target.name)?.outcome ?? null;
+    const outcome = outcomes.get(target.name) ?? null;
     // After a restart (or a stop), the process whose memory was read is gone.
     const sameProcess = outcome === null || outcome.kind === 'stop_failed';
     return {

@@ -8,12 +8,19 @@ import type {
   State,
   TargetConfig,
 } from '../core/types.js';
-import { excludedPids, findTargetProcesses, type NamedSpec } from '../probes/match.js';
-import { scanProcessTable } from '../probes/process-table.js';
+import {
+  excludedPids,
+  findTargetProcesses,
+  indexSpecs,
+  type NamedSpec,
+  processFilter,
+} from '../probes/match.js';
+import { scanProcessesFor, scanProcessTable } from '../probes/process-table.js';
 import { probeStateFile } from '../probes/state-file.js';
 import { mark, measure } from './profile.js';
 
 export interface Observed {
+  /** The processes read: those some target could be and their ancestors, or all of them. */
   readonly table: readonly ProcessInfo[];
   readonly observations: readonly Observation[];
   /** Processes that more than one target finds, each involving at least one observed target. */
@@ -46,9 +53,6 @@ export async function observe(
   all: readonly TargetConfig[],
   state: State,
 ): Promise<Observed> {
-  const table = await scanProcessTable();
-  const excluded = excludedPids(table, process.pid);
-  mark('process scan');
   const specs: NamedSpec[] = [];
   const errors = new Map<string, string>();
   for (const target of all) {
@@ -60,12 +64,18 @@ export async function observe(
       errors.set(target.name, (error as Error).message);
     }
   }
+  const index = indexSpecs(specs);
+  // Only the processes some target could be, when the patterns say which; see `processFilter`.
+  const wanted = processFilter(specs, index);
+  const table = wanted === null ? await scanProcessTable() : await scanProcessesFor(wanted, process.pid);
+  const excluded = excludedPids(table, process.pid);
+  mark('process scan');
   const recorded = new Map<string, ProcessIdentity>();
   for (const target of all) {
     const stored = previousOf(state, target.name).process;
     if (stored !== null) recorded.set(target.name, stored);
   }
-  const claims = measure('matching', () => findTargetProcesses(specs, table, excluded, recorded));
+  const claims = measure('matching', () => findTargetProcesses(specs, table, excluded, recorded, index));
   const observed = new Set(targets.map((target) => target.name));
   const observations = targets.map((target) =>
     observeOne(target, claims.findings.get(target.name) ?? null, errors.get(target.name) ?? null),

@@ -57,7 +57,9 @@ export function settleClaims(
   for (const { name, found } of candidates) {
     if (found.kind === 'absent') continue;
     for (const entry of found.processes) {
-      finders.set(entry.pid, [...(finders.get(entry.pid) ?? []), name]);
+      const names = finders.get(entry.pid);
+      if (names === undefined) finders.set(entry.pid, [name]);
+      else names.push(name);
       byPid.set(entry.pid, entry);
     }
   }
@@ -74,6 +76,11 @@ export function settleClaims(
   }
   const chosen = candidates.map(({ name, found }): { name: string; finding: ProcessFinding } => {
     if (found.kind === 'absent') return { name, finding: found };
+    // Most targets: one process, found by no other target.
+    const [only] = found.processes;
+    if (found.processes.length === 1 && only !== undefined && finders.get(only.pid)?.length === 1) {
+      return { name, finding: { kind: 'running', process: only, count: 1 } };
+    }
     const visible = found.processes.filter((entry) => (owners.get(entry.pid) ?? name) === name);
     if (visible.length === 0) {
       const others = found.processes.map((entry) => `pid ${entry.pid} is ${owners.get(entry.pid)}'s`);
@@ -86,7 +93,9 @@ export function settleClaims(
   const holders = new Map<number, string[]>();
   for (const { name, finding } of chosen) {
     if (finding.kind === 'running') {
-      holders.set(finding.process.pid, [...(holders.get(finding.process.pid) ?? []), name]);
+      const names = holders.get(finding.process.pid);
+      if (names === undefined) holders.set(finding.process.pid, [name]);
+      else names.push(name);
     }
   }
   const findings = new Map<string, ProcessFinding>();

@@ -115,21 +115,41 @@ export function pingUrl(base: string, kind: PingKind, rid: string | null): strin
 export function cutBody(text: string, maxBytes = DEFAULT_PING_BODY_LIMIT_BYTES): string {
   const encoder = new TextEncoder();
   if (encoder.encode(text).length <= maxBytes) return text;
-  const chars = Array.from(text);
-  const bytes = chars.map((char) => encoder.encode(char).length);
+  // Walked a character (code point) at a time by index, in place: an array of every character
+  // and an encoding of each cost a 1,000-target report (20 KB) ~12 ms.
+  const chars = text.length - (text.match(SURROGATE_PAIRS)?.length ?? 0);
   const marker = (cut: number) => `\n[… ${cut} characters cut …]\n`;
-  const budget = maxBytes - encoder.encode(marker(chars.length)).length;
+  const budget = maxBytes - encoder.encode(marker(chars)).length;
   let head = 0;
-  let tail = chars.length;
+  let tail = text.length;
+  let kept = 0;
   let used = 0;
   for (let turn = 0; head < tail; turn += 1) {
-    const size = turn % 2 === 0 ? bytes[head]! : bytes[tail - 1]!;
+    const at = turn % 2 === 0 ? head : pairs(text, tail - 2) ? tail - 2 : tail - 1;
+    const code = text.codePointAt(at)!;
+    const size = utf8Bytes(code);
     if (used + size > budget) break;
     used += size;
-    if (turn % 2 === 0) head += 1;
-    else tail -= 1;
+    kept += 1;
+    if (turn % 2 === 0) head += code > 0xffff ? 2 : 1;
+    else tail = at;
   }
-  return `${chars.slice(0, head).join('')}${marker(tail - head)}${chars.slice(tail).join('')}`;
+  return `${text.slice(0, head)}${marker(chars - kept)}${text.slice(tail)}`;
+}
+
+/** A high surrogate followed by a low one: one character, two UTF-16 code units. */
+const SURROGATE_PAIRS = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
+
+/** Whether the code units at `index` and after it are a surrogate pair. */
+function pairs(text: string, index: number): boolean {
+  const high = text.charCodeAt(index);
+  const low = text.charCodeAt(index + 1);
+  return high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff;
+}
+
+/** UTF-8 bytes of one code point; a lone surrogate is encoded as U+FFFD, also 3 bytes. */
+function utf8Bytes(code: number): number {
+  return code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
 }
 
 /** The announced limit, when the header holds a positive whole number (runitor reads it so). */

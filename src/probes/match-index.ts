@@ -107,16 +107,16 @@ function trigramAt(text: string, index: number): number {
   return text.charCodeAt(index) * 2 ** 32 + text.charCodeAt(index + 1) * 2 ** 16 + text.charCodeAt(index + 2);
 }
 
-/**
- * For each pattern (a `match` source, or null for none), the processes of `table` it could
- * match: every process whose command line contains the pattern's required text, in table order;
- * the whole table for a pattern without one; nothing for null. A pattern still has to be tried on
- * its candidates: containing the text is necessary, not sufficient.
- */
-export function matchCandidates(
-  patterns: readonly (string | null)[],
-  table: readonly ProcessInfo[],
-): (readonly ProcessInfo[])[] {
+/** Patterns' required texts, each filed under its rarest three characters. */
+export interface MatchIndex {
+  /** Each pattern's required text, or null: no pattern, or one without such a text. */
+  readonly literals: readonly (string | null)[];
+  /** Pattern positions by the trigram they are filed under. */
+  readonly filed: ReadonlyMap<number, readonly number[]>;
+}
+
+/** Indexes patterns (`match` sources, or null for none) for {@link matchCandidates} and {@link mayMatch}. */
+export function indexPatterns(patterns: readonly (string | null)[]): MatchIndex {
   const literals = patterns.map((pattern) => (pattern === null ? null : requiredLiteral(pattern)));
   // Each pattern is filed under its rarest three characters, so that a prefix every target
   // shares (`/opt/app/bin/`) does not make every process a candidate of every pattern.
@@ -137,7 +137,35 @@ export function matchCandidates(
     if (list === undefined) filed.set(rarest, [pattern]);
     else list.push(pattern);
   }
+  return { literals, filed };
+}
 
+/**
+ * Whether `line` holds the required text of some indexed pattern: whether any pattern with such a
+ * text could match it. Patterns without one are left out: they could match any line.
+ */
+export function mayMatch(index: MatchIndex, line: string): boolean {
+  for (let position = 0; position + MIN_LITERAL <= line.length; position += 1) {
+    const listed = index.filed.get(trigramAt(line, position));
+    if (listed === undefined) continue;
+    for (const pattern of listed) if (line.includes(index.literals[pattern]!)) return true;
+  }
+  return false;
+}
+
+/**
+ * For each pattern (a `match` source, or null for none), the processes of `table` it could
+ * match: every process whose command line contains the pattern's required text, in table order;
+ * the whole table for a pattern without one; nothing for null. A pattern still has to be tried on
+ * its candidates: containing the text is necessary, not sufficient. `indexed`: the patterns'
+ * {@link indexPatterns}, when the caller has it already.
+ */
+export function matchCandidates(
+  patterns: readonly (string | null)[],
+  table: readonly ProcessInfo[],
+  indexed: MatchIndex = indexPatterns(patterns),
+): (readonly ProcessInfo[])[] {
+  const { literals, filed } = indexed;
   const candidates: ProcessInfo[][] = patterns.map(() => []);
   // The last process each pattern was tried on: a key may occur more than once in one line.
   const triedOn = new Array<number>(patterns.length).fill(-1);

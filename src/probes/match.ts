@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { type Candidates, type Claims, oldestOf, type SharedProcess, settleClaims } from '../core/claims.js';
 import type { ProcessFinding, ProcessIdentity, ProcessInfo } from '../core/types.js';
-import { matchCandidates } from './match-index.js';
+import { indexPatterns, type MatchIndex, matchCandidates, mayMatch } from './match-index.js';
 
 /** How a target is recognised; at least one of the two is set. */
 export interface TargetSpec {
@@ -125,17 +125,22 @@ function candidatesOf(
   const matching = pool.filter(
     (entry) => !excluded.has(entry.pid) && notAlive(entry) === null && matches(pattern, entry.cmdline),
   );
-  // `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target.
+  // A wrapper is the parent of another match: one match alone (most targets) is none.
+  const found = matching.length < 2 ? matching : withoutWrappers(matching, table);
+  return found.length > 0
+    ? { kind: 'found', processes: found }
+    : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+}
+
+/** `sh -c 'node bot.js --x'` mentions the pattern too; while its child runs, the child is the target. */
+function withoutWrappers(matching: readonly ProcessInfo[], table: readonly ProcessInfo[]): ProcessInfo[] {
   const matchingPids = new Set(matching.map((entry) => entry.pid));
   const wrappers = new Set(
     matching
       .filter((entry) => matchingPids.has(entry.ppid) && SHELL_WRAPPER.test(byPidOf(table, entry.ppid)))
       .map((entry) => entry.ppid),
   );
-  const found = matching.filter((entry) => !wrappers.has(entry.pid));
-  return found.length > 0
-    ? { kind: 'found', processes: found }
-    : { kind: 'absent', reason: `no process matches ${String(spec.match)}` };
+  return matching.filter((entry) => !wrappers.has(entry.pid));
 }
 
 /** One target, by name, as {@link findTargetProcesses} looks for it. */
@@ -145,9 +150,34 @@ export interface NamedSpec {
 }
 
 /**
+ * The targets' patterns indexed by their required texts (see `match-index.ts`): a `match` is tried
+ * only on the processes holding its text; a target with a pid file needs them all, and has none.
+ */
+export function indexSpecs(targets: readonly NamedSpec[]): MatchIndex {
+  return indexPatterns(
+    targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
+  );
+}
+
+/**
+ * Which command lines {@link findTargetProcesses} could find for `targets`, as a test for the
+ * scan to read only those processes whole; null when it needs every process: a target with a
+ * pid file, or a pattern with no required text.
+ */
+export function processFilter(
+  targets: readonly NamedSpec[],
+  index: MatchIndex,
+): ((cmdline: string) => boolean) | null {
+  const everyLiteral = targets.every(
+    ({ spec }, position) => spec.pidfile === null && index.literals[position] !== null,
+  );
+  return everyLiteral ? (cmdline) => mayMatch(index, cmdline) : null;
+}
+
+/**
  * Finds every target's process at once, so that no process is counted for two targets where it
  * can be helped; `recorded` (each target's last known process) settles whose a process several
- * targets find is, as {@link settleClaims} says.
+ * targets find is, as {@link settleClaims} says. `indexed`: {@link indexSpecs} of `targets`.
  * @throws when a spec has neither `match` nor `pidfile`.
  */
 export function findTargetProcesses(
@@ -155,11 +185,12 @@ export function findTargetProcesses(
   table: readonly ProcessInfo[],
   excluded: ReadonlySet<number>,
   recorded: ReadonlyMap<string, ProcessIdentity>,
+  indexed: MatchIndex = indexSpecs(targets),
 ): Claims {
-  // A `match` is tried only on the processes holding its required text; a pid file needs them all.
   const pools = matchCandidates(
     targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
     table,
+    indexed,
   );
   return settleClaims(
     targets.map(({ name, spec }, index) => ({

@@ -79,6 +79,31 @@ describe('core', () => {
       ]);
     });
 
+    it('expands ${VAR} deep in the targets list and leaves the given document as it was', () => {
+      const document = {
+        targets: [
+          { name: 'a', match: 'a' },
+          { name: 'b', match: 'b', start: 'run ${WHAT}', env: { LIST: '${WHAT}' } },
+        ],
+      };
+      const before = structuredClone(document);
+      const result = check(document, { WHAT: 'x' });
+      if (result.kind !== 'valid') throw new Error(result.errors.join('\n'));
+      expect(result.config.targets[1]).toMatchObject({ start: 'run x', env: { LIST: 'x' } });
+      // The config cache keeps the document with its variables unexpanded.
+      expect(document).toEqual(before);
+    });
+
+    it('resolves `.`, `..`, doubled and trailing slashes in paths', () => {
+      const result = check({
+        state_dir: './state//dir/',
+        targets: [{ name: 'a', match: 'a', cwd: '../x/./y', pidfile: '/run//a/../a.pid' }],
+      });
+      if (result.kind !== 'valid') throw new Error(result.errors.join('\n'));
+      expect(result.config.stateDir).toBe('/srv/app/state/dir');
+      expect(result.config.targets[0]).toMatchObject({ cwd: '/srv/x/y', pidfile: '/run/a.pid' });
+    });
+
     it('makes only the channel or ping whose variable is unset unusable, and names it', () => {
       const document = {
         channels: {

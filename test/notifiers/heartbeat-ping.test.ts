@@ -41,6 +41,14 @@ describe('notifiers', () => {
       expect(cut).not.toContain('\uFFFD');
       expect(cutBody('short', 1000)).toBe('short');
     });
+
+    it('counts a surrogate pair as one character, and a lone surrogate as the 3 bytes it is sent as', () => {
+      const text = `A${'😀'.repeat(12)}\uD800Z`;
+      expect(cutBody(text, 36)).toBe('A😀\n[… 12 characters cut …]\nZ');
+      expect(cutBody(text, 40)).toBe('A😀\n[… 11 characters cut …]\n\uD800Z');
+      expect(cutBody(text, 44)).toBe('A😀😀\n[… 10 characters cut …]\n\uD800Z');
+      expect(cutBody(text, 48)).toBe('A😀😀\n[… 9 characters cut …]\n😀\uD800Z');
+    });
   });
 
   describe('announcedLimit()', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../../src/core/types.js';
-import { matchCandidates, requiredLiteral } from '../../src/probes/match-index.js';
+import { indexPatterns, matchCandidates, mayMatch, requiredLiteral } from '../../src/probes/match-index.js';
 import { scanProcessTable } from '../../src/probes/process-table.js';
 
 function entry(pid: number, cmdline: string): ProcessInfo {
@@ -133,4 +133,24 @@ describe('matchCandidates()', () => {
       expect(patterns.length).toBeGreaterThan(0);
     },
   );
+});
+
+describe('mayMatch()', () => {
+  it('accepts exactly the lines that are candidates of a pattern with a required text', () => {
+    const table = LINES.map((line, index) => entry(index + 1, line));
+    const withText = PATTERNS.filter((pattern) => requiredLiteral(pattern) !== null);
+    const index = indexPatterns(withText);
+    const candidates = new Set(matchCandidates(withText, table, index).flat());
+    for (const process of table) {
+      expect({ line: process.cmdline, may: mayMatch(index, process.cmdline) }).toEqual({
+        line: process.cmdline,
+        may: candidates.has(process),
+      });
+    }
+  });
+
+  it('accepts nothing when no pattern has a required text', () => {
+    const index = indexPatterns(['a|xyzzy', null]);
+    expect(LINES.some((line) => mayMatch(index, line))).toBe(false);
+  });
 });

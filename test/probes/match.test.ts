@@ -8,8 +8,10 @@ import {
   excludedPids,
   findTargetProcess,
   findTargetProcesses,
+  indexSpecs,
+  processFilter,
 } from '../../src/probes/match.js';
-import { scanProcessTable } from '../../src/probes/process-table.js';
+import { scanProcessesFor, scanProcessTable } from '../../src/probes/process-table.js';
 import {
   cleanUp,
   deadPid,
@@ -76,6 +78,31 @@ describe('probes', () => {
       expect(findTargetProcess({ match: literally(marker), pidfile: null }, table, excluded)).toEqual({
         kind: 'absent',
         reason: `no process matches ${String(literally(marker))}`,
+      });
+    });
+
+    it('finds the same family in a scan of only the processes a pattern could be', async () => {
+      const marker = uniqueMarker('lazy-family');
+      const shell = spawnTracked('/bin/sh', ['-c', '"$0" "$1" "$2"; :', process.execPath, SLEEPER, marker]);
+      const orphanPid = await spawnOrphanSleeper(marker);
+      const grandchild = await waitFor('the grandchild', async () =>
+        (await scanProcessTable()).find(
+          (found) => found.ppid === shell.pid && found.cmdline.includes(marker),
+        ),
+      );
+      const specs = [{ name: 'a', spec: { match: literally(marker), pidfile: null } }];
+      const wanted = processFilter(specs, indexSpecs(specs))!;
+      const table = await scanProcessesFor(wanted, process.pid);
+      const excluded = excludedPids(table, process.pid);
+
+      expect(excluded).toContain(process.pid);
+      expect(excluded).toContain(process.ppid);
+      expect(excluded).toContain(shell.pid);
+      expect(excluded).toContain(grandchild.pid);
+      expect(findTargetProcess(specs[0]!.spec, table, excluded)).toMatchObject({
+        kind: 'running',
+        process: { pid: orphanPid },
+        count: 1,
       });
     });
 
@@ -322,6 +349,28 @@ describe('probes', () => {
         );
         expect(found.kind === 'absent' && found.reason.length).toBeLessThan(400);
       });
+    });
+  });
+
+  describe('processFilter()', () => {
+    const spec = (match: string | null, pidfile: string | null = null) => ({
+      name: `t-${match}-${pidfile}`,
+      spec: { match: match === null ? null : new RegExp(match), pidfile },
+    });
+
+    it("accepts the command lines that hold some target's required text", () => {
+      const specs = [spec('node .*monitor\\.js'), spec('worker-\\d+ --queue')];
+      const wanted = processFilter(specs, indexSpecs(specs));
+      expect(wanted?.('node /srv/monitor.js')).toBe(true);
+      expect(wanted?.('worker-3 --queue=mail')).toBe(true);
+      expect(wanted?.('node /srv/bot.js')).toBe(false);
+    });
+
+    it('needs every process for a target with a pid file or a pattern without a required text', () => {
+      for (const other of [spec(null, '/run/a.pid'), spec('monitor', '/run/a.pid'), spec('a|b')]) {
+        const specs = [spec('node .*monitor\\.js'), other];
+        expect(processFilter(specs, indexSpecs(specs))).toBeNull();
+      }
     });
   });
 

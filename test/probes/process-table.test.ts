@@ -8,6 +8,7 @@ import {
   readProcess,
   readStat,
   sameProcess,
+  scanProcessesFor,
   scanProcessTable,
 } from '../../src/probes/process-table.js';
 import {
@@ -115,10 +116,48 @@ describe('probes', () => {
       expect(found.rssBytes).toBeGreaterThan(0);
     });
 
+    it('reads a command line longer than one read of its buffer whole', async () => {
+      const marker = uniqueMarker('long-argv');
+      // Over 64 KiB (the first read) and over 128 KiB (the second, after the buffer doubles);
+      // one argument may hold at most 128 KiB.
+      const long = ['x', 'y', 'z'].map((letter) => letter.repeat(100 * 1024));
+      const child = spawnTracked(process.execPath, [SLEEPER, marker, ...long]);
+      const found = await waitForProcess(child.pid!, marker);
+      expect(found.cmdline).toBe([process.execPath, SLEEPER, marker, ...long].join(' '));
+      expect(readProcess(child.pid!)?.cmdline).toBe(found.cmdline);
+    });
+
     it('lists a zombie with state Z and an empty command line', async () => {
       const { zombiePid, parentPid } = await spawnZombie();
       const zombie = (await scanProcessTable()).find((entry) => entry.pid === zombiePid);
       expect(zombie).toMatchObject({ state: 'Z', cmdline: '', ppid: parentPid });
+    });
+  });
+
+  describe.runIf(onLinux)('scanProcessesFor()', () => {
+    it('reads the accepted processes as the full scan does, with their ancestors and no other', async () => {
+      const wanted = uniqueMarker('wanted');
+      const other = uniqueMarker('other');
+      const child = spawnSleeper(wanted, { detached: true });
+      const unwanted = spawnSleeper(other, { detached: true });
+      const full = await waitForProcess(child.pid!, wanted, { settled: true });
+      await waitForProcess(unwanted.pid!, other);
+      const table = await scanProcessesFor((cmdline) => cmdline.includes(wanted), process.pid);
+      const pids = table.map((entry) => entry.pid);
+
+      expect(table.find((entry) => entry.pid === child.pid)).toMatchObject({
+        ...identityOf(full),
+        ppid: full.ppid,
+        pgid: full.pgid,
+        sid: full.sid,
+      });
+      // The child's parent is this process; this process's ancestors up to the first.
+      expect(pids).toContain(process.pid);
+      expect(pids).toContain(process.ppid);
+      expect(pids).not.toContain(unwanted.pid);
+      // In the full scan's order: /proc's.
+      const order = (await scanProcessTable()).map((entry) => entry.pid).filter((pid) => pids.includes(pid));
+      expect(pids.filter((pid) => order.includes(pid))).toEqual(order);
     });
   });
 

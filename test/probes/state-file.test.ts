@@ -26,6 +26,12 @@ describe('probes', () => {
       });
     });
 
+    it('judges an empty (touched) state file by its age alone', () => {
+      const file = stateFile('');
+      utimesSync(file, 1_700_000_123, 1_700_000_123);
+      expect(probeStateFile(file)).toEqual({ kind: 'present', mtimeMs: 1_700_000_123_000, heartbeat: null });
+    });
+
     it('says a state file that does not exist is missing', () => {
       expect(probeStateFile(join(makeTempDir(), 'never-written.json'))).toEqual({ kind: 'missing' });
     });

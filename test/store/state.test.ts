@@ -37,6 +37,11 @@ describe('store', () => {
       expect(statSync(join(dir, STATE_FILE)).mode & 0o777).toBe(0o600);
     });
 
+    it('reads a state file saved indented, as earlier versions saved it', async () => {
+      writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(STATE, null, 2)}\n`);
+      expect(await loadState(dir, 1)).toEqual({ kind: 'loaded', state: STATE });
+    });
+
     it('moves a corrupt state file aside and reports it, then starts afresh', async () => {
       writeFileSync(join(dir, STATE_FILE), '{"version":1,"targ');
       const loaded = await loadState(dir, 42);

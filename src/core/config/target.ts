@@ -135,7 +135,7 @@ function readTarget(
       );
     }
   }
-  const cwd = reader.path(pick('cwd'), at('cwd'), configDir) ?? resolvePath(configDir, '.');
+  const cwd = reader.path(pick('cwd'), at('cwd'), configDir) ?? configDir;
   const inCwd = (key: string): string | null => reader.path(pick(key), at(key), cwd);
   const pidfile = inCwd('pidfile');
   const start = reader.string(pick('start'), at('start'));
@@ -212,8 +212,10 @@ export function readTargets(
   }
   const placed: PlacedTarget[] = [];
   const seen = new Set<string>();
+  // Every target's default cwd, resolved once.
+  const baseDir = resolvePath(configDir, '.');
   top.targets.forEach((raw, index) => {
-    const target = readTarget(reader, raw, `targets[${index}]`, defaults, configDir, stateDir);
+    const target = readTarget(reader, raw, `targets[${index}]`, defaults, baseDir, stateDir);
     if (target === null) return;
     if (seen.has(target.name))
       reader.fail(`targets[${index}].name`, `expected a unique name, got ${show(target.name)} again`);
