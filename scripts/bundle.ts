@@ -64,8 +64,13 @@ function loaderOptions(outDir: string): BuildOptions {
     stdin: {
       contents: [
         "import { join } from 'node:path';",
+        "import { setFlagsFromString } from 'node:v8';",
         "import { parseCheckArgv } from './src/cli/check-argv.ts';",
         "import { runBundle } from './src/cli/code-cache.ts';",
+        // A run lives well under a second: V8 growing its young generation as garbage piles up
+        // (from 1 to 8 MB a semi-space) buys it fewer scavenges and costs peak memory (at 1,000
+        // targets, 65 MB instead of 60). Set before anything else allocates much.
+        "setFlagsFromString('--semi-space-growth-factor=1');",
         'const argv = process.argv.slice(2);',
         'const check = parseCheckArgv(argv) !== null;',
         `void runBundle(join(__dirname, check ? '${CHECK_BUNDLE}' : '${CLI_BUNDLE}'), argv, { cache: check });`,
