@@ -158,6 +158,20 @@ describe('core', () => {
       ]);
     });
 
+    it('rejects the names a JavaScript object already has, which the state could not key', () => {
+      expect(
+        errorsOf({
+          targets: [
+            { name: '__proto__', match: 'x' },
+            { name: 'constructor', match: 'y' },
+          ],
+        }),
+      ).toEqual([
+        `targets[0].name: expected a name other than "__proto__", which cronwatch's state cannot key`,
+        `targets[1].name: expected a name other than "constructor", which cronwatch's state cannot key`,
+      ]);
+    });
+
     it('rejects duplicate and malformed names, bad regexes, signals and incomplete targets', () => {
       const errors = errorsOf({
         targets: [

@@ -13,6 +13,8 @@ const DEFAULT_STOP_SIGNAL = 'SIGTERM';
 const DEFAULT_RESTART_LIMIT = { count: 5, windowMs: 3_600_000 } as const;
 
 const TARGET_NAME = /^[a-z0-9_-]+$/;
+/** Names JavaScript objects already have: the state keyed by them would lose or misread the target. */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor']);
 
 const SIGNALS = new Set([
   'SIGHUP',
@@ -123,6 +125,11 @@ function readTarget(
   reader.required(own, 'name', path, 'a name like my-bot');
   if (name !== null && !TARGET_NAME.test(name)) {
     reader.fail(`${path}.name`, `expected lowercase letters, digits, _ and - only, got ${show(name)}`);
+  } else if (name !== null && RESERVED_NAMES.has(name)) {
+    reader.fail(
+      `${path}.name`,
+      `expected a name other than ${show(name)}, which cronwatch's state cannot key`,
+    );
   }
   const match = reader.string(pick('match'), at('match'));
   if (match !== null) {
