@@ -71,9 +71,11 @@ function describeOutcome(outcome: ActionOutcome): string {
 }
 
 function planLines(plan: Plan, config: Config): string[] {
+  const actionOf = new Map(plan.actions.map((action) => [action.target, action]));
+  const targetOf = new Map(config.targets.map((target) => [target.name, target]));
   return plan.verdicts.map((verdict) => {
-    const action = plan.actions.find((candidate) => candidate.target === verdict.target);
-    const target = config.targets.find((candidate) => candidate.name === verdict.target);
+    const action = actionOf.get(verdict.target);
+    const target = targetOf.get(verdict.target);
     const what = verdict.reason === null ? verdict.status : `${verdict.status} (${verdict.reason})`;
     const pid = verdict.pid === null ? '' : `, pid ${verdict.pid}`;
     if (action === undefined) return `${verdict.target}: ${what}${pid}: nothing to do`;

@@ -133,16 +133,19 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const outbox = await outboxStatus(config);
   const run = await lockHolder(config.stateDir);
 
+  // Maps, not a search per target: a host may watch a thousand.
+  const targetOf = new Map(targets.map((target) => [target.name, target]));
+  const observationOf = new Map(observations.map((observation) => [observation.target, observation]));
+  const processOf = new Map(processes.map((entry) => [entry.pid, entry]));
   const rows: StatusRow[] = plan.verdicts.map((verdict) => {
     const stored = state.targets[verdict.target];
-    const target = targets.find((candidate) => candidate.name === verdict.target)!;
-    const observation = observations.find((candidate) => candidate.target === verdict.target);
+    const target = targetOf.get(verdict.target)!;
+    const observation = observationOf.get(verdict.target);
     const found =
       observation?.kind === 'observed' && observation.process?.kind === 'running'
         ? observation.process
         : null;
-    const process =
-      verdict.pid === null ? undefined : processes.find((candidate) => candidate.pid === verdict.pid);
+    const process = verdict.pid === null ? undefined : processOf.get(verdict.pid);
     const file = observation?.kind === 'observed' ? observation.file : null;
     // Whole milliseconds: the process table and file times carry fractions no one needs.
     const uptimeMs = process === undefined ? null : Math.round(nowMs - process.startTimeMs);
@@ -205,7 +208,7 @@ export async function runStatus(options: StatusOptions): Promise<number> {
   const reasons = rows.flatMap((row) => {
     const lines = row.reason === null ? [] : [`  ${row.name}: ${row.reason}`];
     if (row.processes > 1) {
-      const expected = targets.find((target) => target.name === row.name)?.instances ?? 1;
+      const expected = targetOf.get(row.name)?.instances ?? 1;
       lines.push(`  ${row.name}: ${row.processes} processes match, ${expected} expected; PID is the oldest`);
     }
     return lines;
