@@ -4,7 +4,7 @@
  * and the alert reaches the Bot API stand-in; `crontab --remove` leaves the user's lines intact.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidsOf, ROOT } from '../support/cli.js';
@@ -99,9 +99,18 @@ describe.skipIf(unavailable !== null)('cron runs cronwatch (real cron daemon, co
       expect(restarted.alert.text).toContain(`restarted, new pid ${restarted.pid}`);
       expect(restarted.alert.chatId).toBe(CHAT_ID);
 
-      const log = readFileSync(join(scene.stateDir, 'cron.log'), 'utf8');
-      console.log(`cron.log (${scene.stateDir}/cron.log):\n${log}`);
-      expect(log).toMatch(/crond-target: down \(.*\) -> started, pid \d+/);
+      // check sends its alerts before it prints its report: the line may land a moment later.
+      const logPath = join(scene.stateDir, 'cron.log');
+      const readLog = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+      const said = /crond-target: down \(.*\) -> started, pid \d+/;
+      await poll(
+        () => (said.test(readLog()) ? true : undefined),
+        'the run to print its report',
+        30_000,
+      ).catch(() => undefined);
+      const log = readLog();
+      console.log(`cron.log (${logPath}):\n${log}`);
+      expect(log).toMatch(said);
 
       const removed = await scene.run('crontab', '--remove');
       expect(removed.code).toBe(0);
