@@ -122,7 +122,7 @@ export function desiredChecks(input: DesiredChecksInput): DesiredCheck[] {
         name: `${config.host} ${target.name}`,
         slug: checkSlug(config.host, target.name),
         tags,
-        desc: `Target ${target.name} on ${config.host}, as cronwatch sees it every ${every}: success when up, /log on a restart, /fail when not up at the end of a run. ${managed}`,
+        desc: `Target ${target.name} on ${config.host}, as cronwatch sees it every ${every}: success when up (or paused, saying so), /log on a restart, /fail when not up at the end of a run. ${managed}`,
         timeout,
         grace,
         methods: 'POST',
