@@ -172,8 +172,9 @@ describe('cli', () => {
       expect(result.stdout).toContain(
         "note: interval 30s is below healthchecks' shortest period; the checks get 60s",
       );
-      // stop_timeout 2m + start_grace 3s + 15 s of pings + 30 s of delivery.
-      expect(result.stdout).toContain('would create web-1-bot (timeout 60s, grace 168s');
+      // stop_timeout 2m + start_grace 3s + stop_timeout 2m (a failed start's leftovers) + 15 s of
+      // pings + 30 s of delivery.
+      expect(result.stdout).toContain('would create web-1-bot (timeout 60s, grace 288s');
     });
 
     it('exits 2 without an api_key, and with a read-only one', async () => {
