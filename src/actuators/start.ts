@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { identityOf } from '../core/decide.js';
+import { sameProcess } from '../core/identity.js';
 import type { ActionOutcome, ProcessFinding, ProcessInfo, TargetConfig } from '../core/types.js';
 import { formatDuration } from '../core/units.js';
 import { excludedPids, findTargetProcess } from '../probes/match.js';
@@ -29,10 +30,14 @@ const TAIL_MAX_BYTES = 256 * 1024;
 
 /**
  * What to start: a target's `start`, `cwd`, `env`, `log` and `start_grace`, and its `match` and
- * `pidfile`, by which the started target is found (at least one of the two is set).
+ * `pidfile`, by which the started target is found (at least one of the two is set); its
+ * `stop_signal` and `stop_timeout` stop what a failed start left running.
  */
 export interface StartRequest
-  extends Pick<TargetConfig, 'cwd' | 'env' | 'startGraceMs' | 'match' | 'pidfile'> {
+  extends Pick<
+    TargetConfig,
+    'cwd' | 'env' | 'startGraceMs' | 'match' | 'pidfile' | 'stopSignal' | 'stopTimeoutMs'
+  > {
   /** The target's `start` command, run by `/bin/sh -c`. */
   readonly command: string;
   /** Absolute path of the log that receives its stdout and stderr, appended; created with its directory. */
@@ -57,6 +62,12 @@ type Ending =
  * both started when their target is found; the pid returned is the target's, never a wrapper
  * shell's. A command that exits non-zero (or is killed) within the grace has failed with that
  * status. A failure carries the last {@link START_FAILURE_LOG_LINES} lines this start wrote.
+ *
+ * A start judged failed because its target was not found leaves nothing behind: what still runs
+ * in the process group it created (the foreground command itself, or what `(cmd &)` left) is
+ * stopped as `stop` would (`stopSignal` to the group, SIGKILL after `stopTimeoutMs`), and the
+ * failure says so. Otherwise every run would start one more copy of a command whose `match` or
+ * `pidfile` never finds it. A daemon that left the group (`setsid`) is not the start's to stop.
  *
  * Fully asynchronous: several starts may run side by side. Never throws.
  */
@@ -99,6 +110,7 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
   let ended: Promise<Ending>;
   let logStartByte = 0;
   let since: StartedSince;
+  let shell: ProcessInfo | null;
   try {
     // Only what this start writes is its failure's tail, not an earlier run's last words.
     logStartByte = (await log.stat()).size;
@@ -114,7 +126,7 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     ended = endingOf(child);
     // Read before the event loop runs again: until then the shell exists (a zombie at worst, not
     // yet reaped), so its start time is there to be read however fast it exits.
-    const shell = child.pid === undefined ? null : readProcess(child.pid);
+    shell = child.pid === undefined ? null : readProcess(child.pid);
     since = {
       ticks: shell?.startTicks ?? null,
       pid: shell?.pid ?? null,
@@ -157,9 +169,45 @@ export async function startTarget(req: StartRequest): Promise<ActionOutcome> {
     last === 'timeout'
       ? `the start command is still running (pid ${child.pid})`
       : 'the start command exited 0';
+  const stopped = shell === null ? '' : await stopLeftovers(req, shell);
   return failure({
-    error: `${command} but no new process was found within its start grace of ${graceText(req.startGraceMs)}: ${found.reason}`,
+    error: `${command} but no new process was found within its start grace of ${graceText(req.startGraceMs)}: ${found.reason}${stopped}`,
   });
+}
+
+/**
+ * Stops what a failed start left in the process group it created (its session's, led by the
+ * shell's pid), as `stop` stops a target; says what it did, '' when nothing was left. The leader
+ * is identified by its start time alone, as it may since have exec'd the command or exited: the
+ * kernel hands out no pid still in use as a group id, so a live group with the shell's pid as
+ * its id is this start's.
+ */
+async function stopLeftovers(req: StartRequest, shell: ProcessInfo): Promise<string> {
+  const now = readProcess(shell.pid);
+  const identity =
+    now !== null && sameProcess({ ...identityOf(shell), cmdline: now.cmdline }, now)
+      ? identityOf(now)
+      : identityOf(shell);
+  const [{ stopTarget }, { createSignalGuard }] = await Promise.all([
+    import('./stop.js'),
+    import('./safety.js'),
+  ]);
+  const result = await stopTarget({
+    identity,
+    pgid: shell.pid,
+    stopCommand: null,
+    stopSignal: req.stopSignal,
+    stopTimeoutMs: req.stopTimeoutMs,
+    cwd: req.cwd,
+    env: req.env,
+    guard: createSignalGuard(),
+  });
+  if (result.kind === 'failed') {
+    return `; could not stop what it left running (process group ${shell.pid}): ${result.error}`;
+  }
+  if (result.via !== 'signal') return '';
+  const how = result.forced ? `${req.stopSignal}, then SIGKILL` : req.stopSignal;
+  return `; stopped what it left running (${how} to process group ${shell.pid}), so that the next run does not start another copy`;
 }
 
 /** A start grace as configured: `700ms` stays `700ms`, not a rounded `0s`. */

@@ -12,6 +12,8 @@ export function start(target: TargetConfig, config: Config): Promise<ActionOutco
     startGraceMs: target.startGraceMs,
     match: target.match,
     pidfile: target.pidfile,
+    stopSignal: target.stopSignal,
+    stopTimeoutMs: target.stopTimeoutMs,
     hiddenEnv: config.secretEnv,
   });
 }

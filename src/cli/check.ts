@@ -300,7 +300,7 @@ export const command = defineCommand({
   run: async (args) =>
     runCheck({
       // A real run says it once, in its report (see `unsetEnvSaid`); a dry run like any command.
-      config: await loadConfigFor(args, { warnUnset: args['dry-run'] }),
+      config: await loadConfigFor(args, { warnUnset: args['dry-run'], writeCache: !args['dry-run'] }),
       names: args.names ?? [],
       dryRun: args['dry-run'],
       json: args.json,

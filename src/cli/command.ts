@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import type { Config } from '../core/types.js';
 import { describeUnset } from '../core/unset-env.js';
-import { configPath, loadConfig } from './context.js';
+import { type ConfigCacheUse, configPath, loadConfig } from './context.js';
 
 /** Options every command takes. */
 export interface GlobalArgs {
@@ -29,13 +29,14 @@ export function defineCommand<A>(command: Command<A>): Command<A> {
 /**
  * The config named by `--config`, `CRONWATCH_CONFIG` or `./cronwatch.yaml`; exit 2 when unusable.
  * A channel or ping whose `${VAR}` is unset here is said in one line on stderr, unless the
- * command says it its own way (`warnUnset: false`: a real `check`, `test-alert`).
+ * command says it its own way (`warnUnset: false`: a real `check`, `test-alert`). `writeCache`:
+ * whether the command writes to the state dir anyway, and so may keep the parsed config there.
  */
 export async function loadConfigFor(
   args: GlobalArgs,
-  options: { readonly warnUnset: boolean } = { warnUnset: true },
+  options: ConfigCacheUse & { readonly warnUnset: boolean },
 ): Promise<Config> {
-  const config = await loadConfig(configPath(args.config, process.env, process.cwd()), process.env);
+  const config = await loadConfig(configPath(args.config, process.env, process.cwd()), process.env, options);
   const unset = describeUnset(config.unsetEnv);
   if (options.warnUnset && unset !== null) process.stderr.write(`cronwatch: warning: ${unset}\n`);
   return config;

@@ -66,11 +66,21 @@ function othersCanWrite(mode: number): boolean {
   return (mode & 0o022) !== 0;
 }
 
+/** How a command uses the parsed-config cache in state_dir (src/store/config-cache.ts). */
+export interface ConfigCacheUse {
+  /**
+   * Whether a miss writes the cache: only for commands that write to the state dir anyway (a
+   * real `check`, `restart`, `pause`, ...). A command that must change nothing (`status`,
+   * `doctor`, `check --dry-run`) only reads it.
+   */
+  readonly writeCache: boolean;
+}
+
 /**
  * Reads and validates the config. Every problem is a `CommandError` with exit 2 naming the
  * file, raised before anything is touched.
  */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<Config> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv, use: ConfigCacheUse): Promise<Config> {
   let text: string;
   let info: BigIntStats;
   try {
@@ -123,7 +133,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<
     );
   }
   // An invalid config was refused above: only a document that validated is ever kept.
-  if (cached === null && !file.endsWith('.json')) {
+  if (use.writeCache && cached === null && !file.endsWith('.json')) {
     await writeCachedDocument(file, identity, text, document, result.config.stateDir);
   }
   return result.config;

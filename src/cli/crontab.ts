@@ -152,7 +152,7 @@ export const command = defineCommand({
       process.stdout.write(`${await remove(configPath(args.config, process.env, process.cwd()))}\n`);
       return EXIT_OK;
     }
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: false });
     const root = packageRoot();
     const block = crontabBlock(config, root);
     if (block.kind === 'invalid')

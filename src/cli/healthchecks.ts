@@ -180,5 +180,6 @@ export const command = defineCommand({
         default: false,
         describe: 'say what would change; send nothing but the listing',
       }),
-  run: async (args) => runSync(await loadConfigFor(args), args['dry-run']),
+  run: async (args) =>
+    runSync(await loadConfigFor(args, { warnUnset: true, writeCache: !args['dry-run'] }), args['dry-run']),
 });

@@ -39,7 +39,7 @@ export const pause = defineCommand({
         EXIT_USAGE,
       );
     }
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: true });
     return changeTarget(config, args.name, async ({ target, previous, nowMs }) => {
       const untilMs = forMs === null ? null : nowMs + forMs;
       const by = whoAmI();
@@ -77,7 +77,7 @@ export const resume = defineCommand({
   describe: 'watch a paused target again; also lifts a backoff and clears the restart count',
   builder: (args) => args.positional('name', { type: 'string', demandOption: true, describe: 'the target' }),
   run: async (args) => {
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: true });
     return changeTarget(config, args.name, async ({ target, previous, nowMs }) => {
       const by = whoAmI();
       // Recorded as paused, so that the next run finding it up says nothing (paused -> up).
@@ -115,7 +115,7 @@ export const stop = defineCommand({
       .positional('name', { type: 'string', demandOption: true, describe: 'the target' })
       .option('reason', { type: 'string', describe: 'shown by status and said in the alert' }),
   run: async (args) => {
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: true });
     return changeTarget(config, args.name, async (context) => {
       const { target, previous, running } = context;
       refuseShared(context, 'stopping');
@@ -168,7 +168,7 @@ export const start = defineCommand({
   describe: 'start the process and resume monitoring',
   builder: (args) => args.positional('name', { type: 'string', demandOption: true, describe: 'the target' }),
   run: async (args) => {
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: true });
     return changeTarget(config, args.name, async ({ target, previous, running, nowMs }) => {
       if (target.start === null && running === null) {
         throw new CommandError(`cronwatch: target ${target.name} has no start command`, EXIT_USAGE);

@@ -18,7 +18,7 @@ export const command = defineCommand({
         describe: 'a scheduled restart: sent silently, not an incident, not counted toward restart_limit',
       }),
   run: async (args) => {
-    const config = await loadConfigFor(args);
+    const config = await loadConfigFor(args, { warnUnset: true, writeCache: true });
     return changeTarget(config, args.name, async (context) => {
       const { target, previous, running, nowMs } = context;
       if (target.start === null) {

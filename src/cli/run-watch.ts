@@ -12,7 +12,8 @@
  *   missing success ping is what the service alerts on;
  * - each target's check (`ping_url`, or `<host>-<target>` by slug): a `/log` as soon as the run
  *   restarted it, failed to start it or put it in backoff, then at the end its health (up:
- *   success, else `/fail` with the reason; paused or unobservable targets are not relayed);
+ *   success, else `/fail` with the reason; paused: success saying so and until when;
+ *   unobservable targets are not relayed);
  * - the metrics textfile (`metrics.textfile`).
  *
  * All of a run's pings share one session (heartbeat-ping.ts): they add at most its 15 s budget
@@ -23,7 +24,7 @@
  */
 import { type CheckEventsInput, type CronwatchEvent, checkEvents } from '../core/events.js';
 import { redact, secretsOf } from '../core/redact.js';
-import type { Config, Observation, State } from '../core/types.js';
+import type { Config, Observation, PauseInfo, State } from '../core/types.js';
 import type { Ping, PingSession } from '../notifiers/heartbeat-ping.js';
 import { appendEvents } from '../store/events.js';
 import type { DeliveryReport } from './alerting.js';
@@ -113,19 +114,35 @@ function targetLogPings(config: Config, input: CheckEventsInput, secrets: readon
   return pings;
 }
 
-function targetPings(config: Config, report: CheckReport, secrets: readonly string[]): Ping[] {
+/** A paused target's ping body: who paused it, why and until when, and that nothing was checked. */
+function pausedText(name: string, pause: PauseInfo | null): string {
+  if (pause === null) return `${name}: paused; not watched`;
+  const why = pause.reason === null ? '' : ` (${pause.reason})`;
+  const until = pause.untilMs === null ? 'until resumed' : `until ${new Date(pause.untilMs).toISOString()}`;
+  return `${name}: paused by ${pause.by}${why}, ${until}; not watched, its health was not checked`;
+}
+
+/**
+ * The end pings of the targets' own checks. A paused target gets a success ping saying it is
+ * paused: the owner paused it on purpose, so its check must not go down and alert them (nor
+ * need pausing by hand in healthchecks), and the body tells its log apart from a checked `up`.
+ * A target that could not be observed is not relayed: its check's silence is the alarm.
+ */
+function targetPings(config: Config, report: CheckReport, state: State, secrets: readonly string[]): Ping[] {
   const urls = new Map(config.targets.map((target) => [target.name, target.pingUrl]));
   const pings: Ping[] = [];
   for (const target of report.targets) {
     const url = urls.get(target.name) ?? null;
-    if (url === null || target.observed === 'paused' || target.observed === 'unknown') continue;
-    const body =
-      target.status === 'up'
+    if (url === null || target.observed === 'unknown') continue;
+    const paused = target.observed === 'paused';
+    const body = paused
+      ? pausedText(target.name, state.targets[target.name]?.pause ?? null)
+      : target.status === 'up'
         ? `${target.name}: up${target.pid === null ? '' : `, pid ${target.pid}`}`
         : `${target.name}: ${target.status}${target.reason === null ? '' : `: ${target.reason}`}`;
     pings.push({
       url,
-      kind: target.status === 'up' ? 'success' : 'fail',
+      kind: paused || target.status === 'up' ? 'success' : 'fail',
       rid: null,
       body: redact(body, secrets),
     });
@@ -277,7 +294,11 @@ export function watchRun(config: Config, startedMs: number, options: WatchOption
           warn(`could not write metrics to ${config.metricsTextfile}: ${messageOf(error, secrets)}`, secrets);
         }
       }
-      await end(problem === null, reportText(report, problem, secrets), targetPings(config, report, secrets));
+      await end(
+        problem === null,
+        reportText(report, problem, secrets),
+        targetPings(config, report, state, secrets),
+      );
     },
     async fail(error) {
       const message = messageOf(error, secrets);

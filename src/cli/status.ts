@@ -243,5 +243,9 @@ export const command = defineCommand({
       .positional('names', { type: 'string', array: true, describe: 'only these targets' })
       .option('json', { type: 'boolean', default: false, describe: 'print as JSON' }),
   run: async (args) =>
-    runStatus({ config: await loadConfigFor(args), names: args.names ?? [], json: args.json }),
+    runStatus({
+      config: await loadConfigFor(args, { warnUnset: true, writeCache: false }),
+      names: args.names ?? [],
+      json: args.json,
+    }),
 });

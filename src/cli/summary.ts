@@ -151,5 +151,11 @@ export const command = defineCommand({
       })
       .option('json', { type: 'boolean', default: false, describe: 'print it as JSON' }),
   run: async (args) =>
-    runSummary({ config: await loadConfigFor(args), since: args.since, send: args.send, json: args.json }),
+    runSummary({
+      // Only --send writes to the state dir (the outbox).
+      config: await loadConfigFor(args, { warnUnset: true, writeCache: args.send }),
+      since: args.since,
+      send: args.send,
+      json: args.json,
+    }),
 });

@@ -120,5 +120,6 @@ export const command = defineCommand({
   usage: 'test-alert',
   describe: 'send a test message through every channel; say per channel whether it was delivered',
   builder: (args) => args,
-  run: async (args) => runTestAlert({ config: await loadConfigFor(args, { warnUnset: false }) }),
+  run: async (args) =>
+    runTestAlert({ config: await loadConfigFor(args, { warnUnset: false, writeCache: true }) }),
 });

@@ -82,12 +82,13 @@ function clampSeconds(ms: number): number {
 
 /**
  * The longest one run can take: the slowest target's stop and start (targets are acted on in
- * parallel: stop_timeout until SIGKILL, then start_grace) plus `runOverheadMs`.
+ * parallel: stop_timeout until SIGKILL, then start_grace, then stop_timeout again when the start
+ * failed and what it left running is stopped) plus `runOverheadMs`.
  */
 export function worstRunMs(config: Config, runOverheadMs: number): number {
   const acting = config.targets
     .filter((target) => target.start !== null)
-    .map((target) => target.stopTimeoutMs + target.startGraceMs);
+    .map((target) => 2 * target.stopTimeoutMs + target.startGraceMs);
   return Math.max(0, ...acting) + runOverheadMs;
 }
 
@@ -122,7 +123,7 @@ export function desiredChecks(input: DesiredChecksInput): DesiredCheck[] {
         name: `${config.host} ${target.name}`,
         slug: checkSlug(config.host, target.name),
         tags,
-        desc: `Target ${target.name} on ${config.host}, as cronwatch sees it every ${every}: success when up, /log on a restart, /fail when not up at the end of a run. ${managed}`,
+        desc: `Target ${target.name} on ${config.host}, as cronwatch sees it every ${every}: success when up (or paused, saying so), /log on a restart, /fail when not up at the end of a run. ${managed}`,
         timeout,
         grace,
         methods: 'POST',

@@ -48,11 +48,15 @@ export class Spawned {
   }
 
   /**
-   * Starts the daemon fixture in a process group of its own and waits for its `ready` line;
-   * returns the process and the words after `ready`.
+   * Starts the daemon fixture (`mode`, then `args`, e.g. a marker for its command line) in a
+   * process group of its own and waits for its `ready` line; returns the process and the words
+   * after `ready`.
    */
-  async daemon(mode: string): Promise<{ child: ChildProcessByStdio<null, Readable, null>; words: string[] }> {
-    const child = spawn(process.execPath, [DAEMON, mode], {
+  async daemon(
+    mode: string,
+    ...args: string[]
+  ): Promise<{ child: ChildProcessByStdio<null, Readable, null>; words: string[] }> {
+    const child = spawn(process.execPath, [DAEMON, mode, ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

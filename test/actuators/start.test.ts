@@ -12,6 +12,7 @@ import {
 } from '../../src/actuators/start.js';
 import type { ActionOutcome } from '../../src/core/types.js';
 import { readStat } from '../../src/probes/process-table.js';
+import { pidsOf } from '../support/cli.js';
 import { DAEMON, isRunning, Spawned, START_AND_EXIT, waitFor } from './helpers.js';
 
 const spawned = new Spawned();
@@ -39,6 +40,8 @@ async function request(
     startGraceMs: GRACE_MS,
     match: `${marker}\\b`,
     pidfile: null,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 2000,
     ...overrides,
   };
 }
@@ -246,21 +249,47 @@ describe('actuators', () => {
       });
     });
 
-    it('fails a foreground command that its target never shows up in', async () => {
+    it('fails a foreground command that its target never shows up in, and stops it', async () => {
       const req = await request({ match: uniqueMarker() });
       const outcome = await startTarget(req);
       expect(outcome).toMatchObject({
         kind: 'start_failed',
-        error: expect.stringMatching(/^the start command is still running \(pid \d+\) but no new process/),
+        error: expect.stringMatching(
+          /^the start command is still running \(pid (\d+)\) but no new process was found within its start grace of 300ms: no process matches \/[^/]+\/; stopped what it left running \(SIGTERM to process group \1\), so that the next run does not start another copy$/,
+        ),
       });
-      spawned.track(Number(/pid (\d+)/.exec((outcome as { error: string }).error)![1]));
+      const pid = Number(/pid (\d+)/.exec((outcome as { error: string }).error)![1]);
+      spawned.track(pid);
+      expect(isRunning(pid)).toBe(false);
+    });
+
+    it('stops what a daemonizing start left in its process group when its target is not found', async () => {
+      const marker = uniqueMarker();
+      const req = await request(
+        {
+          command: `(${process.execPath} ${DAEMON} print ${marker} &)`,
+          match: uniqueMarker(),
+          startGraceMs: 1000,
+        },
+        marker,
+      );
+      const outcome = await startTarget(req);
+      expect(outcome).toMatchObject({
+        kind: 'start_failed',
+        error: expect.stringMatching(
+          /^the start command exited 0 but no new process was found .*; stopped what it left running \(SIGTERM to process group \d+\)/,
+        ),
+      });
+      const left = pidsOf(marker);
+      for (const pid of left) spawned.track(pid);
+      expect(left).toEqual([]);
     });
 
     it('never takes a process that ran before the start for the started target', async () => {
       const marker = uniqueMarker();
-      const earlier = spawn(process.execPath, [DAEMON, 'trap', marker], { detached: true, stdio: 'ignore' });
-      spawned.track(earlier.pid!);
-      await waitFor('the earlier process', () => isRunning(earlier.pid!));
+      // Ready, node has started up: its start time is some clock ticks (10 ms each) behind. A
+      // process begun in the very tick of the start's shell could not be told from the start's.
+      await spawned.daemon('trap', marker);
       const req = await request({ command: 'exit 0' }, marker);
       expect(await startTarget(req)).toMatchObject({
         kind: 'start_failed',

@@ -100,10 +100,14 @@ describe('cronwatch crontab', () => {
   });
 
   it('matches crontab.example, the block for examples/cronwatch.yaml', async () => {
-    const config = await loadConfig(join(ROOT, 'examples/cronwatch.yaml'), {
-      TELEGRAM_BOT_TOKEN: '123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr',
-      TELEGRAM_CHAT_ID: '42',
-    });
+    const config = await loadConfig(
+      join(ROOT, 'examples/cronwatch.yaml'),
+      {
+        TELEGRAM_BOT_TOKEN: '123456:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr',
+        TELEGRAM_CHAT_ID: '42',
+      },
+      { writeCache: false },
+    );
     const block = crontabBlock(config, ROOT);
     if (block.kind !== 'ok') throw new Error(block.reason);
     const expected = block.lines.map((line) =>

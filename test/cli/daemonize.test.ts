@@ -152,6 +152,25 @@ describe('cronwatch check, starts that daemonize', () => {
     expect(text).toContain('Start failed: exit code 3');
   });
 
+  it('stops a foreground start its match never finds, so that runs do not pile up copies', async () => {
+    const s = await scene('wrong-match');
+    // The pattern is wrong: the command runs in the foreground and is never found.
+    s.configure([{ match: `never-${s.marker}` }]);
+    const first = await s.run('check');
+    expect(first.code).toBe(1);
+    expect(pidsOf(s.marker)).toEqual([]);
+    expect(first.stdout).toMatch(
+      new RegExp(
+        `daemon: down \\(.*\\) -> start failed \\(the start command is still running \\(pid (\\d+)\\) but no new process was found within its start grace of 700ms: no process matches /never-${s.marker}/; stopped what it left running \\(SIGTERM to process group \\1\\), so that the next run does not start another copy\\)`,
+      ),
+    );
+    const [message] = s.api.messages();
+    expect(message?.text).toContain('stopped what it left running (SIGTERM to process group');
+    const second = await s.run('check');
+    expect(second.code).toBe(1);
+    expect(pidsOf(s.marker)).toEqual([]);
+  });
+
   it('fails a start whose daemon dies at once, with the log tail', async () => {
     const s = await scene('dies');
     // A shell, not node: it must die well within the grace even on a loaded machine.

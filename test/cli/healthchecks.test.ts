@@ -172,8 +172,9 @@ describe('cli', () => {
       expect(result.stdout).toContain(
         "note: interval 30s is below healthchecks' shortest period; the checks get 60s",
       );
-      // stop_timeout 2m + start_grace 3s + 15 s of pings + 30 s of delivery.
-      expect(result.stdout).toContain('would create web-1-bot (timeout 60s, grace 168s');
+      // stop_timeout 2m + start_grace 3s + stop_timeout 2m (a failed start's leftovers) + 15 s of
+      // pings + 30 s of delivery.
+      expect(result.stdout).toContain('would create web-1-bot (timeout 60s, grace 288s');
     });
 
     it('exits 2 without an api_key, and with a read-only one', async () => {
@@ -353,6 +354,23 @@ describe('cli', () => {
       expect(broken[0]?.body).toContain('start failed: exit code 3');
       expect(broken[0]?.body).toContain('cannot bind port 8080');
       expect(f.hc.checks.find((check) => check.slug === 'web-1-broken')?.status).toBe('down');
+    });
+
+    it("keeps a paused target's check up with a success ping that says it is paused", async () => {
+      const f = await begin('paused');
+      // No state file: watched, the target would be down and its check sent /fail.
+      f.configure({ targets: jobTarget(f.dir, 'backup') });
+      expect((await f.run('healthchecks', 'sync')).code).toBe(0);
+      expect((await f.run('pause', 'backup', '--for', '2h', '--reason', 'disk migration')).code).toBe(0);
+      const before = f.hc.pings.length;
+      const result = await f.run('check');
+      expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      const backup = f.hc.pings.slice(before).filter((ping) => ping.address.endsWith('/web-1-backup'));
+      expect(backup.map((ping) => ping.kind)).toEqual(['success']);
+      expect(backup[0]?.body).toMatch(
+        /^backup: paused by \S+ \(disk migration\), until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z; not watched, its health was not checked$/,
+      );
+      expect(f.hc.checks.find((check) => check.slug === 'web-1-backup')?.status).toBe('up');
     });
 
     it('keeps the tail of a long report within the Ping-Body-Limit the server announced', async () => {

@@ -85,6 +85,13 @@ describe('cronwatch, two targets and one process', () => {
     expect((await s.run('status')).stdout).toContain(
       `note: ${queueLine}; it counts as queue's, whose recorded process it is (not worker's); make their match patterns exclusive`,
     );
+    // doctor agrees: the record decides whose it is, so the overlap is a note, not a failure.
+    const doctor = await s.run('doctor', '--no-cron');
+    expect(doctor.stdout).toContain(
+      `✓ process ${queuePid}: ${queueLine}; it counts as queue's, whose recorded process it is (not worker's); make their match patterns exclusive`,
+    );
+    expect(doctor.stdout).not.toContain('✗');
+    expect(doctor.code).toBe(0);
 
     // The worker dies. Its pattern still finds the queue's process, but that is recorded as the
     // queue's: the worker is down, and is restarted as any dead target would be.

@@ -110,10 +110,10 @@ describe('core', () => {
       const checks = desiredChecks({ config, runOverheadMs: 45_000 });
       expect(checks.map((check) => [check.slug, check.name, check.tags, check.timeout, check.grace])).toEqual(
         [
-          // 5m stop + 10s start grace + 45s: 355s, more than the 300s interval.
-          ['web-1-cronwatch', 'web-1 cronwatch', 'cronwatch web-1', 300, 355],
-          ['web-1-bot', 'web-1 bot', 'cronwatch web-1', 300, 355],
-          ['web-1-backup', 'web-1 backup', 'cronwatch web-1', 300, 355],
+          // 5m stop + 10s start grace + 5m stop of a failed start + 45s: 655s, more than the 300s interval.
+          ['web-1-cronwatch', 'web-1 cronwatch', 'cronwatch web-1', 300, 655],
+          ['web-1-bot', 'web-1 bot', 'cronwatch web-1', 300, 655],
+          ['web-1-backup', 'web-1 backup', 'cronwatch web-1', 300, 655],
         ],
       );
       expect(checks.every((check) => check.methods === 'POST')).toBe(true);

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CommandError, loadConfig } from '../../src/cli/context.js';
+import { CommandError, loadConfig as loadConfigWith } from '../../src/cli/context.js';
 import {
   CONFIG_CACHE_FILE,
   identityOf,
@@ -29,6 +29,9 @@ const ws = workspace('cronwatch-config-cache-');
 afterAll(() => ws.remove());
 
 let count = 0;
+
+/** Loads as a command that writes to the state dir does: a miss writes the cache. */
+const loadConfig = (file: string, env: NodeJS.ProcessEnv) => loadConfigWith(file, env, { writeCache: true });
 
 /** A config in a dir of its own, with its state dir made (the cache is written only into one). */
 function place(text: string, stateDir = '.cronwatch'): { file: string; cache: string } {

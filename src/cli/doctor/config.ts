@@ -11,7 +11,8 @@ export async function loadConfigChecked(
   env: NodeJS.ProcessEnv,
 ): Promise<{ readonly config: Config | null; readonly line: CheckLine }> {
   try {
-    const config = await loadConfig(file, env);
+    // doctor changes nothing it checks: it reads the config cache, never writes it.
+    const config = await loadConfig(file, env, { writeCache: false });
     return {
       config,
       line: ok(

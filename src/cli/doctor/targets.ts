@@ -113,7 +113,11 @@ async function checkTarget(target: TargetConfig): Promise<CheckLine> {
   return fail(label, `program ${program} of start is not on the PATH (${cronPath})`);
 }
 
-/** A process two targets find: each would count it, and neither could tell it from its own. */
+/**
+ * A process two targets find. Where the record decides whose it is, check and status count it
+ * for that target alone, so it is a note (the patterns still overlap); where it does not, each
+ * finder counts it and none can tell it from its own: that fails.
+ */
 async function checkSharedProcesses(config: Config): Promise<CheckLine[]> {
   const watched = config.targets.filter((target) => target.match !== null || target.pidfile !== null);
   if (watched.length < 2) return [];
@@ -123,7 +127,9 @@ async function checkSharedProcesses(config: Config): Promise<CheckLine[]> {
   }));
   const { shared } = await observe(watched, watched, state);
   if (shared.length === 0) return [ok('processes', 'each running process is found by one target at most')];
-  return shared.map((entry) => fail(`process ${entry.pid}`, describeShared(entry)));
+  return shared.map((entry) =>
+    (entry.recordedAs === null ? fail : ok)(`process ${entry.pid}`, describeShared(entry)),
+  );
 }
 
 export const TARGET_CHECKS: readonly DoctorCheck[] = [
