@@ -4,6 +4,7 @@
  */
 import { copyFileSync, renameSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FLAP_WINDOW_INTERVALS } from '../../src/core/damping.js';
 import { FIXTURES, killAll, pidsOf, waitFor } from '../support/cli.js';
 import { createScene, HOST, isGone, runsMarker, type Scene } from './scene.js';
 
@@ -97,11 +98,12 @@ describe('cli: damping never drops an incident', () => {
   }, async () => {
     const s = await scene('moved');
     copyFileSync(`${FIXTURES}/cli-daemon.mjs`, s.path('worker.mjs'));
-    // Node may take longer than 700 ms to fail under load; a failed start must be seen as one.
-    s.configure([
-      { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b`, startGrace: '5s' },
-    ]);
+    const worker = { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b` };
+    // A start that works waits out its whole grace: the flap's three keep the scene's 700 ms.
+    s.configure([worker]);
     await makeFlap(s, 'moved');
+    // Node may take longer than 700 ms to fail under load; a failed start must be seen as one.
+    s.configure([{ ...worker, startGrace: '5s' }]);
     renameSync(s.path('worker.mjs'), s.path('worker.mjs.moved'));
     await crash(s);
     const run = await s.run('check');
@@ -118,13 +120,15 @@ describe('cli: damping never drops an incident', () => {
     timeout: 240_000,
   }, async () => {
     const s = await scene('settle');
-    // A 10 s interval: the flap window, and the settle window, are 6 intervals (60 s).
-    s.configure([{}], ['interval: 10s']);
+    // The flap window, and the settle window, are FLAP_WINDOW_INTERVALS intervals: with a 3 s
+    // interval, 18 s, which the few seconds of makeFlap's runs fit in many times over.
+    const intervalMs = 3000;
+    s.configure([{}], [`interval: ${intervalMs}ms`]);
     await makeFlap(s, 'settle');
     await crash(s);
     await check(s);
     expect(texts(s, 'settle')).toHaveLength(3);
-    await sleep(61_000);
+    await sleep(FLAP_WINDOW_INTERVALS * intervalMs + 1000);
     await check(s);
     await check(s);
     const sent = texts(s, 'settle');
