@@ -3,18 +3,14 @@
  * the real CLI and the Bot API stand-in. Whatever damping merges, the owner hears of it.
  */
 import { copyFileSync, renameSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { FLAP_WINDOW_INTERVALS } from '../../src/core/damping.js';
 import { FIXTURES, killAll, pidsOf, waitFor } from '../support/cli.js';
 import { createScene, HOST, isGone, runsMarker, type Scene } from './scene.js';
 
-const scenes: Scene[] = [];
 /** The texts each scene's target received, printed at the end: what an owner reads. */
 const received = new Map<string, string[]>();
 
-afterEach(async () => {
-  for (const scene of scenes.splice(0)) await scene.cleanup();
-});
 afterAll(() => {
   const lines = [...received].flatMap(([label, texts]) => [
     `[${label}]`,
@@ -25,9 +21,10 @@ afterAll(() => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function scene(label: string): Promise<Scene> {
+/** A scene the test cleans up when it ends (the tests run side by side). */
+async function scene(context: TestContext, label: string): Promise<Scene> {
   const created = await createScene(label);
-  scenes.push(created);
+  context.onTestFinished(() => created.cleanup());
   return created;
 }
 
@@ -67,11 +64,12 @@ async function makeFlap(s: Scene, label: string): Promise<void> {
   expect(sent[2]).toContain('<b>daemon</b> is flapping');
 }
 
-describe('cli: damping never drops an incident', () => {
+// Side by side: the settle scene mostly waits out its window, which the other two use meanwhile.
+describe.concurrent('cli: damping never drops an incident', () => {
   it('replaces a SIGSTOPped worker after a flapping alert AND says so, while a plain repeat is merged', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('sigstop');
+  }, async (context) => {
+    const s = await scene(context, 'sigstop');
     const heartbeat = s.path('heartbeat.json');
     s.configure([{ start: s.daemonCommand(heartbeat), extra: [`state_file: ${heartbeat}`, 'max_age: 3s'] }]);
     await makeFlap(s, 'sigstop');
@@ -95,8 +93,8 @@ describe('cli: damping never drops an incident', () => {
 
   it('sends a failed start after a flapping alert, with its log tail (the program was moved away)', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('moved');
+  }, async (context) => {
+    const s = await scene(context, 'moved');
     copyFileSync(`${FIXTURES}/cli-daemon.mjs`, s.path('worker.mjs'));
     const worker = { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b` };
     // A start that works waits out its whole grace: the flap's three keep the scene's 700 ms.
@@ -118,8 +116,8 @@ describe('cli: damping never drops an incident', () => {
 
   it('says once that a flapping target settled, with its state and how many changes were merged', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('settle');
+  }, async (context) => {
+    const s = await scene(context, 'settle');
     // The flap window, and the settle window, are FLAP_WINDOW_INTERVALS intervals: with a 3 s
     // interval, 18 s, which the few seconds of makeFlap's runs fit in many times over.
     const intervalMs = 3000;
