@@ -3,17 +3,14 @@
  * the real CLI and the Bot API stand-in. Whatever damping merges, the owner hears of it.
  */
 import { copyFileSync, renameSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
+import { FLAP_WINDOW_INTERVALS } from '../../src/core/damping.js';
 import { FIXTURES, killAll, pidsOf, waitFor } from '../support/cli.js';
 import { createScene, HOST, isGone, runsMarker, type Scene } from './scene.js';
 
-const scenes: Scene[] = [];
 /** The texts each scene's target received, printed at the end: what an owner reads. */
 const received = new Map<string, string[]>();
 
-afterEach(async () => {
-  for (const scene of scenes.splice(0)) await scene.cleanup();
-});
 afterAll(() => {
   const lines = [...received].flatMap(([label, texts]) => [
     `[${label}]`,
@@ -24,9 +21,10 @@ afterAll(() => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function scene(label: string): Promise<Scene> {
+/** A scene the test cleans up when it ends (the tests run side by side). */
+async function scene(context: TestContext, label: string): Promise<Scene> {
   const created = await createScene(label);
-  scenes.push(created);
+  context.onTestFinished(() => created.cleanup());
   return created;
 }
 
@@ -66,11 +64,12 @@ async function makeFlap(s: Scene, label: string): Promise<void> {
   expect(sent[2]).toContain('<b>daemon</b> is flapping');
 }
 
-describe('cli: damping never drops an incident', () => {
+// Side by side: the settle scene mostly waits out its window, which the other two use meanwhile.
+describe.concurrent('cli: damping never drops an incident', () => {
   it('replaces a SIGSTOPped worker after a flapping alert AND says so, while a plain repeat is merged', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('sigstop');
+  }, async (context) => {
+    const s = await scene(context, 'sigstop');
     const heartbeat = s.path('heartbeat.json');
     s.configure([{ start: s.daemonCommand(heartbeat), extra: [`state_file: ${heartbeat}`, 'max_age: 3s'] }]);
     await makeFlap(s, 'sigstop');
@@ -94,14 +93,15 @@ describe('cli: damping never drops an incident', () => {
 
   it('sends a failed start after a flapping alert, with its log tail (the program was moved away)', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('moved');
+  }, async (context) => {
+    const s = await scene(context, 'moved');
     copyFileSync(`${FIXTURES}/cli-daemon.mjs`, s.path('worker.mjs'));
-    // Node may take longer than 700 ms to fail under load; a failed start must be seen as one.
-    s.configure([
-      { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b`, startGrace: '5s' },
-    ]);
+    const worker = { start: `node worker.mjs ${s.marker}`, match: `worker\\.mjs ${s.marker}\\b` };
+    // A start that works waits out its whole grace: the flap's three keep the scene's 700 ms.
+    s.configure([worker]);
     await makeFlap(s, 'moved');
+    // Node may take longer than 700 ms to fail under load; a failed start must be seen as one.
+    s.configure([{ ...worker, startGrace: '5s' }]);
     renameSync(s.path('worker.mjs'), s.path('worker.mjs.moved'));
     await crash(s);
     const run = await s.run('check');
@@ -116,15 +116,17 @@ describe('cli: damping never drops an incident', () => {
 
   it('says once that a flapping target settled, with its state and how many changes were merged', {
     timeout: 240_000,
-  }, async () => {
-    const s = await scene('settle');
-    // A 10 s interval: the flap window, and the settle window, are 6 intervals (60 s).
-    s.configure([{}], ['interval: 10s']);
+  }, async (context) => {
+    const s = await scene(context, 'settle');
+    // The flap window, and the settle window, are FLAP_WINDOW_INTERVALS intervals: with a 3 s
+    // interval, 18 s, which the few seconds of makeFlap's runs fit in many times over.
+    const intervalMs = 3000;
+    s.configure([{}], [`interval: ${intervalMs}ms`]);
     await makeFlap(s, 'settle');
     await crash(s);
     await check(s);
     expect(texts(s, 'settle')).toHaveLength(3);
-    await sleep(61_000);
+    await sleep(FLAP_WINDOW_INTERVALS * intervalMs + 1000);
     await check(s);
     await check(s);
     const sent = texts(s, 'settle');

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { VERSION } from '../../src/core/version.js';
 import { type CliResult, cronwatch, FIXTURES, killAll, workspace } from '../support/cli.js';
 import { type PingServer, type RecordedRequest, startPingServer } from '../support/ping-server.js';
@@ -78,20 +78,18 @@ const jobTarget = (dir: string, name: string) => [
   '  max_age: 1h',
 ];
 
-describe('cli', () => {
-  let current: Fleet | null = null;
-  const begin = async (label: string, options?: { pingBodyLimit?: number | null }) => {
-    current = await fleet(label, options);
-    return current;
+// Side by side: two tests wait out the ping budget (15 s) and more, which the others use
+// meanwhile. Each test has its own stand-in, workspace and marker, and cleans them up itself.
+describe.concurrent('cli', () => {
+  const begin = async (context: TestContext, label: string, options?: { pingBodyLimit?: number | null }) => {
+    const f = await fleet(label, options);
+    context.onTestFinished(() => f.cleanup());
+    return f;
   };
-  afterEach(async () => {
-    await current?.cleanup();
-    current = null;
-  });
 
   describe('healthchecks sync', () => {
-    it('creates the host check and one per target, then finds them unchanged', async () => {
-      const f = await begin('sync');
+    it('creates the host check and one per target, then finds them unchanged', async (context) => {
+      const f = await begin(context, 'sync');
       f.configure({ targets: [...jobTarget(f.dir, 'backup'), ...jobTarget(f.dir, 'site-monitor')] });
       const first = await f.run('healthchecks', 'sync');
       expect(first).toMatchObject({ code: 0, stderr: '' });
@@ -136,8 +134,8 @@ describe('cli', () => {
       expect(f.said(4)).toEqual(['GET /api/v3/checks/']);
     });
 
-    it('updates the period and grace after the interval changed; --dry-run only says so', async () => {
-      const f = await begin('update');
+    it('updates the period and grace after the interval changed; --dry-run only says so', async (context) => {
+      const f = await begin(context, 'update');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       expect((await f.run('healthchecks', 'sync')).code).toBe(0);
       f.configure({ interval: '10m', targets: jobTarget(f.dir, 'backup') });
@@ -162,8 +160,8 @@ describe('cli', () => {
       expect(JSON.parse(f.hc.requests.at(-1)!.body)).not.toHaveProperty('channels');
     });
 
-    it('raises the period to the API minimum and says so; the grace covers a slow start', async () => {
-      const f = await begin('minimum');
+    it('raises the period to the API minimum and says so; the grace covers a slow start', async (context) => {
+      const f = await begin(context, 'minimum');
       f.configure({
         interval: '30s',
         targets: ['- name: bot', `  match: 'never-${f.marker}'`, '  start: sleep 1', '  stop_timeout: 2m'],
@@ -177,8 +175,8 @@ describe('cli', () => {
       expect(result.stdout).toContain('would create web-1-bot (timeout 60s, grace 288s');
     });
 
-    it('exits 2 without an api_key, and with a read-only one', async () => {
-      const f = await begin('nokey');
+    it('exits 2 without an api_key, and with a read-only one', async (context) => {
+      const f = await begin(context, 'nokey');
       f.configure({ apiKey: null, targets: jobTarget(f.dir, 'backup') });
       const none = await f.run('healthchecks', 'sync');
       expect(none.code).toBe(2);
@@ -193,8 +191,8 @@ describe('cli', () => {
       expect(f.hc.checks).toEqual([]);
     });
 
-    it('exits 70 with one line when the API does not answer', async () => {
-      const f = await begin('apidown');
+    it('exits 70 with one line when the API does not answer', async (context) => {
+      const f = await begin(context, 'apidown');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       f.hc.setMode('down');
       const result = await f.run('healthchecks', 'sync');
@@ -211,8 +209,8 @@ describe('cli', () => {
     const healthchecksLines = (result: CliResult) =>
       result.stdout.split('\n').filter((line) => line.includes('healthchecks'));
 
-    it('says sync is due, then that each check exists, and fails a paused one', async () => {
-      const f = await begin('doctor');
+    it('says sync is due, then that each check exists, and fails a paused one', async (context) => {
+      const f = await begin(context, 'doctor');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       expect(healthchecksLines(await f.run('doctor', '--no-cron', '--ascii'))).toEqual([
         expect.stringMatching(
@@ -233,8 +231,8 @@ describe('cli', () => {
       ]);
     });
 
-    it('without an API key, sends each check a /log ping and fails a 404', async () => {
-      const f = await begin('doctorping');
+    it('without an API key, sends each check a /log ping and fails a 404', async (context) => {
+      const f = await begin(context, 'doctorping');
       f.hc.addCheck({ name: 'own', slug: 'web-1-cronwatch' });
       f.configure({ apiKey: null, targets: jobTarget(f.dir, 'backup') });
       const result = await f.run('doctor', '--no-cron', '--ascii');
@@ -254,8 +252,8 @@ describe('cli', () => {
   describe('secrets', () => {
     it('keeps the ping key and the API key out of check, doctor and sync when the server fails', {
       timeout: 180_000,
-    }, async () => {
-      const f = await begin('secrets');
+    }, async (context) => {
+      const f = await begin(context, 'secrets');
       // A key the server does not know: refused 401, and still a secret of this config.
       const wrongKey = randomUUID().replaceAll('-', '');
       const outputs: string[] = [];
@@ -288,8 +286,8 @@ describe('cli', () => {
   });
 
   describe('check in slug mode', () => {
-    it('pings the host check and each target check by slug, every ping a POST', async () => {
-      const f = await begin('healthy');
+    it('pings the host check and each target check by slug, every ping a POST', async (context) => {
+      const f = await begin(context, 'healthy');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       expect((await f.run('healthchecks', 'sync')).code).toBe(0);
       for (const check of f.hc.checks) check.methods = 'POST';
@@ -314,8 +312,8 @@ describe('cli', () => {
       ]);
     });
 
-    it("shows a restart in the target's own check: /log, then success", async () => {
-      const f = await begin('restart');
+    it("shows a restart in the target's own check: /log, then success", async (context) => {
+      const f = await begin(context, 'restart');
       f.configure({
         targets: [
           '- name: daemon',
@@ -336,8 +334,8 @@ describe('cli', () => {
       expect(own.map((ping) => ping.kind)).toEqual(['start', 'success']);
     });
 
-    it("ends a target's check with /log then /fail when its start fails", async () => {
-      const f = await begin('failstart');
+    it("ends a target's check with /log then /fail when its start fails", async (context) => {
+      const f = await begin(context, 'failstart');
       f.configure({
         targets: [
           '- name: broken',
@@ -356,8 +354,8 @@ describe('cli', () => {
       expect(f.hc.checks.find((check) => check.slug === 'web-1-broken')?.status).toBe('down');
     });
 
-    it("keeps a paused target's check up with a success ping that says it is paused", async () => {
-      const f = await begin('paused');
+    it("keeps a paused target's check up with a success ping that says it is paused", async (context) => {
+      const f = await begin(context, 'paused');
       // No state file: watched, the target would be down and its check sent /fail.
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       expect((await f.run('healthchecks', 'sync')).code).toBe(0);
@@ -373,8 +371,8 @@ describe('cli', () => {
       expect(f.hc.checks.find((check) => check.slug === 'web-1-backup')?.status).toBe('up');
     });
 
-    it('keeps the tail of a long report within the Ping-Body-Limit the server announced', async () => {
-      const f = await begin('limit', { pingBodyLimit: 2000 });
+    it('keeps the tail of a long report within the Ping-Body-Limit the server announced', async (context) => {
+      const f = await begin(context, 'limit', { pingBodyLimit: 2000 });
       const names = Array.from({ length: 40 }, (_, index) => `job-${String(index).padStart(2, '0')}`);
       f.configure({ targets: names.flatMap((name) => jobTarget(f.dir, name)) });
       expect((await f.run('healthchecks', 'sync')).code).toBe(0);
@@ -391,8 +389,8 @@ describe('cli', () => {
       );
     });
 
-    it('says which check a ping was refused for (404 before sync)', async () => {
-      const f = await begin('unsynced');
+    it('says which check a ping was refused for (404 before sync)', async (context) => {
+      const f = await begin(context, 'unsynced');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       const result = await f.run('check');
       expect(result.code).toBe(1);
@@ -403,8 +401,8 @@ describe('cli', () => {
 
     it('holds the run at most 15 s against a server that accepts and never answers', {
       timeout: 120_000,
-    }, async () => {
-      const f = await begin('hang');
+    }, async (context) => {
+      const f = await begin(context, 'hang');
       f.configure({ targets: jobTarget(f.dir, 'backup') });
       expect((await f.run('healthchecks', 'sync')).code).toBe(0);
       (await import('node:fs')).writeFileSync(join(f.dir, 'backup.stamp'), 'ok');

@@ -5,7 +5,7 @@
  * runs here, on 127.0.0.1 (the network namespace is shared).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketName } from '../../src/store/lock.js';
@@ -114,6 +114,8 @@ describe.skipIf(unavailable !== null)('cronwatch check when the state dir cannot
   it('exits 75 on a full disk while another run holds the lock, touching nothing', async () => {
     const s = await scene('diskheld');
     const check = `${CLI} check --config ${s.configFile}`;
+    // Outside the tmpfs, so that this process sees it: the second run has ended.
+    const secondDone = s.path('second-run-done');
     // The first run starts the (dead) target, then waits on Telegram, holding the lock meanwhile.
     s.api.setFault({ kind: 'hang' });
     const script = [
@@ -123,12 +125,25 @@ describe.skipIf(unavailable !== null)('cronwatch check when the state dir cannot
       `until grep -q "@${socketName(s.stateDir).slice(1)}" /proc/net/unix; do sleep 0.1; done`,
       check,
       'code=$?',
+      `touch ${secondDone}`,
       'wait',
       'exit $code',
     ].join('\n');
-    const result = await runProcess('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
+    let ended = false;
+    const running = runProcess('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], {
       env: ENV,
+    }).finally(() => {
+      ended = true;
     });
+    // Once the second run is done, the first need not sit out its whole send timeout (30 s):
+    // closing the stand-in drops its hung request, and it ends on its retries.
+    await waitFor(
+      () => (ended || existsSync(secondDone) ? true : undefined),
+      'the second run to end',
+      60_000,
+    );
+    await s.api.close();
+    const result = await running;
     expect(result.code).toBe(75);
     expect(result.stderr).toMatch(/^cronwatch: another run \(pid \d+, since .+\) holds the lock in /);
     expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(1);

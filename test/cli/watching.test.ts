@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import type { CronwatchEvent } from '../../src/core/events.js';
 import { type BotApiServer, startBotApiServer } from '../support/bot-api-server.js';
 import { type CliResult, cronwatch, FIXTURES, killAll, workspace } from '../support/cli.js';
@@ -82,20 +82,18 @@ async function setup(label: string): Promise<Setup> {
   };
 }
 
-describe('cli', () => {
-  let current: Setup | null = null;
-  const begin = async (label: string) => {
-    current = await setup(label);
-    return current;
+// Side by side: one test waits out the ping budget (15 s), which the others use meanwhile. Each
+// test has its own stand-ins, workspace and marker, and cleans them up itself.
+describe.concurrent('cli', () => {
+  const begin = async (context: TestContext, label: string) => {
+    const s = await setup(label);
+    context.onTestFinished(() => s.cleanup());
+    return s;
   };
-  afterEach(async () => {
-    await current?.cleanup();
-    current = null;
-  });
 
   describe('check: heartbeat pings', () => {
-    it('pings start, then success with the same rid, on a healthy run; and logs the run', async () => {
-      const s = await begin('healthy');
+    it('pings start, then success with the same rid, on a healthy run; and logs the run', async (context) => {
+      const s = await begin(context, 'healthy');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       const result = await s.run('check');
       expect(result).toMatchObject({ code: 0, stdout: '' });
@@ -116,8 +114,8 @@ describe('cli', () => {
       ]);
     });
 
-    it('ends with /fail when the run could not deliver its alerts', async () => {
-      const s = await begin('undelivered');
+    it('ends with /fail when the run could not deliver its alerts', async (context) => {
+      const s = await begin(context, 'undelivered');
       s.configure({ targets: s.heartbeatTarget('backup', false) });
       await s.api.close();
       const result = await s.run('check');
@@ -132,8 +130,8 @@ describe('cli', () => {
       expect(s.events().find((event) => event.kind === 'run_end')).toMatchObject({ ok: false, exitCode: 1 });
     });
 
-    it('ends with /fail when the state cannot be read', async () => {
-      const s = await begin('badstate');
+    it('ends with /fail when the state cannot be read', async (context) => {
+      const s = await begin(context, 'badstate');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       mkdirSync(join(s.stateDir, 'state.json'), { recursive: true, mode: 0o700 });
       const result = await s.run('check');
@@ -143,8 +141,8 @@ describe('cli', () => {
       expect(own[1]?.body).toContain('cannot read state file');
     });
 
-    it('pings /fail alone when the state dir is refused before the run begins', async () => {
-      const s = await begin('baddir');
+    it('pings /fail alone when the state dir is refused before the run begins', async (context) => {
+      const s = await begin(context, 'baddir');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       mkdirSync(s.stateDir, { mode: 0o700 });
       chmodSync(s.stateDir, 0o777);
@@ -155,8 +153,8 @@ describe('cli', () => {
       ]);
     });
 
-    it('pings nothing when another run holds the lock', async () => {
-      const s = await begin('locked');
+    it('pings nothing when another run holds the lock', async (context) => {
+      const s = await begin(context, 'locked');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       mkdirSync(s.stateDir, { mode: 0o700 });
       // This test's process is alive, so its lock is not taken over.
@@ -169,16 +167,16 @@ describe('cli', () => {
       expect(s.hc.pings).toEqual([]);
     });
 
-    it('finishes and exits 0 when the ping service is down', async () => {
-      const s = await begin('pingdown');
+    it('finishes and exits 0 when the ping service is down', async (context) => {
+      const s = await begin(context, 'pingdown');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       await s.hc.close();
       const result = await s.run('check');
       expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
     });
 
-    it('finishes and exits 0 when the ping service never answers', { timeout: 150_000 }, async () => {
-      const s = await begin('pinghang');
+    it('finishes and exits 0 when the ping service never answers', { timeout: 150_000 }, async (context) => {
+      const s = await begin(context, 'pinghang');
       s.configure({ targets: s.heartbeatTarget('job', true) });
       s.hc.setMode('hang');
       const result = await s.run('check');
@@ -189,8 +187,8 @@ describe('cli', () => {
       expect(new Set(s.hc.pingsOf('cronwatch').map((ping) => ping.rid)).size).toBe(1);
     });
 
-    it("relays each target's health to its ping_url: up as success, down as /fail with the reason", async () => {
-      const s = await begin('targets');
+    it("relays each target's health to its ping_url: up as success, down as /fail with the reason", async (context) => {
+      const s = await begin(context, 'targets');
       s.configure({
         heartbeat: false,
         targets: [...s.heartbeatTarget('job', true), ...s.heartbeatTarget('backup', false)],
@@ -208,8 +206,8 @@ describe('cli', () => {
   });
 
   describe('check: overdue', () => {
-    it('alerts once about cronwatch itself when the previous run is more than 3 intervals old', async () => {
-      const s = await begin('overdue');
+    it('alerts once about cronwatch itself when the previous run is more than 3 intervals old', async (context) => {
+      const s = await begin(context, 'overdue');
       s.configure({ heartbeat: false, targets: s.heartbeatTarget('job', true) });
       expect((await s.run('check')).code).toBe(0);
       const statePath = join(s.stateDir, 'state.json');
@@ -233,8 +231,8 @@ describe('cli', () => {
   });
 
   describe('check: metrics textfile', () => {
-    it('writes metrics a strict parser reads, with the right values for one up and one down target', async () => {
-      const s = await begin('metrics');
+    it('writes metrics a strict parser reads, with the right values for one up and one down target', async (context) => {
+      const s = await begin(context, 'metrics');
       s.configure({
         heartbeat: false,
         metrics: true,
@@ -278,8 +276,8 @@ describe('cli', () => {
       expect(families.get('cronwatch_target_restarts_total')?.type).toBe('counter');
     });
 
-    it('gives the state file age of a heartbeat target', async () => {
-      const s = await begin('fileage');
+    it('gives the state file age of a heartbeat target', async (context) => {
+      const s = await begin(context, 'fileage');
       s.configure({ heartbeat: false, metrics: true, targets: s.heartbeatTarget('job', true) });
       const stamp = join(s.dir, 'job.stamp');
       const tenMinutesAgo = new Date(Date.now() - 10 * MINUTE);
@@ -318,8 +316,8 @@ describe('cli', () => {
       );
     };
 
-    it('prints uptime, outage, restarts and alerts per target over the window', async () => {
-      const s = await begin('summary');
+    it('prints uptime, outage, restarts and alerts per target over the window', async (context) => {
+      const s = await begin(context, 'summary');
       s.configure({ heartbeat: false, targets: s.heartbeatTarget('job', true) });
       writeLog(s, Date.now());
       const result = await s.run('summary', '--since', '24h');
@@ -337,16 +335,16 @@ describe('cli', () => {
       expect(s.api.messages()).toEqual([]);
     });
 
-    it('refuses a window that is not a duration', async () => {
-      const s = await begin('badsince');
+    it('refuses a window that is not a duration', async (context) => {
+      const s = await begin(context, 'badsince');
       s.configure({ heartbeat: false, targets: s.heartbeatTarget('job', true) });
       const result = await s.run('summary', '--since', 'yesterday');
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('--since expects a duration');
     });
 
-    it('--send delivers it to the channels, silently', async () => {
-      const s = await begin('summarysend');
+    it('--send delivers it to the channels, silently', async (context) => {
+      const s = await begin(context, 'summarysend');
       s.configure({ heartbeat: false, targets: s.heartbeatTarget('job', true) });
       writeLog(s, Date.now());
       const result = await s.run('summary', '--send');
