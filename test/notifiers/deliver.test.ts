@@ -285,9 +285,10 @@ describe('notifiers/deliver', () => {
       const old = await queue([problem('a')]);
       api.setFault('forbidden');
       await deliver([telegram()]);
-      // The owner unblocks the bot; the next run has a new alert to send.
+      // The owner unblocks the bot; the next run has a new alert to send. Raised after the
+      // refusal: here both can fall in one millisecond, where a real next run comes minutes later.
       api.setFault(null);
-      const fresh = await queue([problem('b')]);
+      const fresh = await queue([problem('b')], { createdMs: Date.now() + 1 });
       const report = await deliver([telegram()]);
       expect(report.delivered).toEqual([old.id, fresh.id]);
       expect(api.messages().map((message) => /<b>(\w)<\/b>/.exec(message.text)?.[1])).toEqual(['a', 'b']);
