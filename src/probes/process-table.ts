@@ -295,21 +295,26 @@ export async function scanProcessTable(): Promise<ProcessInfo[]> {
   }
   const host = linuxMachine();
   const table: ProcessInfo[] = [];
+  forEachProcess((pid) => {
+    table.push(toProcessInfo(statOf(pid), readCmdline(pid), host));
+  });
+  return table;
+}
+
+/** Calls `visit` with every pid in /proc; a process that ends (or turns unreadable) meanwhile is skipped. */
+function forEachProcess(visit: (pid: number) => void): void {
   for (const name of readdirSync('/proc')) {
     if (!isPidName(name)) {
       continue;
     }
-    const pid = Number(name);
     try {
-      const stat = statOf(pid);
-      table.push(toProcessInfo(stat, readCmdline(pid), host));
+      visit(Number(name));
     } catch (error) {
       if (!isUnreadable(error)) {
         throw error;
       }
     }
   }
-  return table;
 }
 
 /** Clock ticks since boot, from `/proc/uptime` (the clock of a stat's start time). */
@@ -342,22 +347,12 @@ export async function scanProcessesFor(
   const order: number[] = [];
   const cmdlines = new Map<number, string>();
   const pending: number[] = [selfPid];
-  for (const name of readdirSync('/proc')) {
-    if (!isPidName(name)) {
-      continue;
-    }
-    const pid = Number(name);
-    try {
-      const cmdline = readCmdline(pid);
-      order.push(pid);
-      cmdlines.set(pid, cmdline);
-      if (wanted(cmdline)) pending.push(pid);
-    } catch (error) {
-      if (!isUnreadable(error)) {
-        throw error;
-      }
-    }
-  }
+  forEachProcess((pid) => {
+    const cmdline = readCmdline(pid);
+    order.push(pid);
+    cmdlines.set(pid, cmdline);
+    if (wanted(cmdline)) pending.push(pid);
+  });
   const found = new Map<number, ProcessInfo | null>();
   for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
     const cmdline = cmdlines.get(pid);
