@@ -41,10 +41,14 @@ export interface HeadlineOptions {
   readonly pattern: (index: number) => string;
 }
 
-/** Loopback stand-ins: the Bot API (nothing should reach it) and the heartbeat's ping endpoint. */
+/**
+ * Loopback stand-ins: the Bot API (nothing should reach it), the heartbeat's ping endpoint, and
+ * the one the contract's floor (fixtures/floor.cjs) pings, counted apart.
+ */
 export interface StandIns {
   readonly apiRoot: string;
   readonly heartbeatUrl: string;
+  readonly floorUrl: string;
   readonly botRequests: () => number;
   readonly pings: () => number;
   readonly close: () => Promise<void>;
@@ -61,7 +65,7 @@ export async function startStandIns(): Promise<StandIns> {
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{"ok":true,"result":{"message_id":1}}');
       } else {
-        pings += 1;
+        if (!request.url?.startsWith('/floor/')) pings += 1;
         response.writeHead(200, { 'content-type': 'text/plain' });
         response.end('OK');
       }
@@ -72,6 +76,7 @@ export async function startStandIns(): Promise<StandIns> {
   return {
     apiRoot: `http://127.0.0.1:${port}`,
     heartbeatUrl: `http://127.0.0.1:${port}/ping/cronwatch-bench`,
+    floorUrl: `http://127.0.0.1:${port}/floor/cronwatch-bench`,
     botRequests: () => botRequests,
     pings: () => pings,
     close: () =>
@@ -93,6 +98,9 @@ export interface HeadlineRow {
   readonly bareMs: number;
   /** Median of the pairs' ratios. */
   readonly ratio: number;
+  /** The contract's floor (fixtures/floor.cjs) run with each pair, and its ratio to the bare node. */
+  readonly floorMs: number;
+  readonly floorRatio: number;
   readonly peakRssBytes: number;
   readonly bareRssBytes: number;
   /** How peak RSS was measured. */
@@ -320,6 +328,8 @@ export async function measureHeadline(
   const line = crontabCheckLine(options.entry, config, env);
   const node = line.split(' && ')[1]?.split(' ')[0] ?? process.execPath;
   const bareLine = `cd ${dir} && ${node} -e '' >> ${join(dir, 'bare.log')} 2>&1`;
+  const floorScript = join(import.meta.dirname, 'fixtures/floor.cjs');
+  const floorLine = `cd ${dir} && ${node} ${floorScript} ${standIns.floorUrl} ${dir} >> ${join(dir, 'floor.log')} 2>&1`;
   const log = join(stateDir, 'cron.log');
   const useTime = existsSync(GNU_TIME);
   const rssFile = join(dir, 'rss');
@@ -331,25 +341,33 @@ export async function measureHeadline(
   const lineMs: number[] = [];
   const bareMs: number[] = [];
   const ratios: number[] = [];
+  const floorMs: number[] = [];
+  const floorRatios: number[] = [];
   const lineRss: number[] = [];
   const bareRss: number[] = [];
   let checkRuns = 0;
+  const lines = { line, bare: bareLine, floor: floorLine } as const;
   for (let pair = 0; pair < options.pairs; pair += 1) {
-    const measured: Record<'line' | 'bare', Run | null> = { line: null, bare: null };
-    for (const which of pair % 2 === 0 ? (['line', 'bare'] as const) : (['bare', 'line'] as const)) {
-      const result = await run(asCron(which === 'line' ? line : bareLine, dir, useTime ? rssFile : null));
+    const measured: Record<'line' | 'bare' | 'floor', Run | null> = { line: null, bare: null, floor: null };
+    const order = ['line', 'bare', 'floor'] as const;
+    for (const which of pair % 2 === 0 ? order : [...order].reverse()) {
+      const result = await run(asCron(lines[which], dir, useTime && which !== 'floor' ? rssFile : null));
       if (which === 'line') {
         expectHealthy(result, log, 0, `check over ${targets} targets`);
         checkRuns += 1;
       } else if (result.status !== 0) {
-        throw new Error(`Expected a bare node to exit 0, got ${result.status}: ${result.stderr}`);
+        const said = existsSync(join(dir, 'floor.log')) ? readFileSync(join(dir, 'floor.log'), 'utf8') : '';
+        throw new Error(`Expected the ${which} run to exit 0, got ${result.status}: ${result.stderr}${said}`);
       }
       measured[which] = result;
-      if (useTime) (which === 'line' ? lineRss : bareRss).push(readRssKiB(rssFile) * 1024);
+      if (useTime && which !== 'floor')
+        (which === 'line' ? lineRss : bareRss).push(readRssKiB(rssFile) * 1024);
     }
     lineMs.push(measured.line!.wallMs);
     bareMs.push(measured.bare!.wallMs);
     ratios.push(measured.line!.wallMs / measured.bare!.wallMs);
+    floorMs.push(measured.floor!.wallMs);
+    floorRatios.push(measured.floor!.wallMs / measured.bare!.wallMs);
   }
   const pingsPerRun = (standIns.pings() - pingsBefore) / checkRuns;
   let rssSource = `${GNU_TIME} -f %M (wait4 maxrss), every run; max`;
@@ -382,6 +400,8 @@ export async function measureHeadline(
     lineMs: median(lineMs),
     bareMs: median(bareMs),
     ratio: median(ratios),
+    floorMs: median(floorMs),
+    floorRatio: median(floorRatios),
     peakRssBytes: Math.max(...lineRss),
     bareRssBytes: Math.max(...bareRss),
     rssSource,
@@ -404,8 +424,8 @@ function mib(bytes: number): string {
 
 export function headlineTable(rows: readonly HeadlineRow[]): string[] {
   const lines = [
-    '| targets | crontab line | bare node | ratio | goal | met | peak RSS | RSS goal |',
-    '|---:|---:|---:|---:|---:|:--|---:|:--|',
+    '| targets | crontab line | bare node | ratio | goal | met | contract floor | peak RSS | RSS goal |',
+    '|---:|---:|---:|---:|---:|:--|---:|---:|:--|',
   ];
   for (const row of rows) {
     const goal = RATIO_GOALS.get(row.targets);
@@ -414,7 +434,7 @@ export function headlineTable(rows: readonly HeadlineRow[]): string[] {
         ? `≤ ${mib(GOAL_PEAK_RSS_BYTES)}: ${row.peakRssBytes <= GOAL_PEAK_RSS_BYTES ? 'met' : 'NOT met'}`
         : '';
     lines.push(
-      `| ${row.targets.toLocaleString('en-US')} | ${ms(row.lineMs)} | ${ms(row.bareMs)} | ${row.ratio.toFixed(2)}x | ${goal === undefined ? '' : `≤ ${goal}x`} | ${goal === undefined ? '' : row.ratio <= goal ? 'met' : 'NOT met'} | ${mib(row.peakRssBytes)} | ${rssGoal} |`,
+      `| ${row.targets.toLocaleString('en-US')} | ${ms(row.lineMs)} | ${ms(row.bareMs)} | ${row.ratio.toFixed(2)}x | ${goal === undefined ? '' : `≤ ${goal}x`} | ${goal === undefined ? '' : row.ratio <= goal ? 'met' : 'NOT met'} | ${ms(row.floorMs)} (${row.floorRatio.toFixed(2)}x) | ${mib(row.peakRssBytes)} | ${rssGoal} |`,
     );
   }
   return lines;

@@ -428,6 +428,7 @@ function headlineReport(ctx: Context, rows: readonly HeadlineRow[], standIns: St
     ...headlineTable(rows),
     '',
     `- crontab line: the check line \`cronwatch crontab\` prints, run as cron runs it: \`env -i HOME LOGNAME PATH=/usr/bin:/bin SHELL=/bin/sh /bin/sh -c '<line>'\`; bare node: \`/bin/sh -c 'cd <dir> && node -e "" >> <log> 2>&1'\` the same way. ${rows[0]!.pairs} pairs per row, interleaved, the order alternating; times and the ratio are medians (the ratio of each pair, then the median).`,
+    `- contract floor: \`bench/fixtures/floor.cjs\`, run with each pair the same way: what a healthy run must do with none of cronwatch's code (an abstract-socket lock, every process's command line and stat from /proc, a state file with fsync and rename, a start and an end ping over \`node:http\`); its ratio to the bare node is a floor for the crontab line's.`,
     '- the config: every target has a `match` (its own process, running) and a fresh `state_file` (`max_age: 1h`); Telegram is configured with a loopback Bot API stand-in; `heartbeat.url` is a loopback ping endpoint.',
     `- requests: ${rows.map((row) => `${row.pingsPerRun} heartbeat pings per run at ${row.targets}`).join(', ')}; Bot API requests in all: ${standIns.botRequests()}.`,
     `- peak RSS: ${rows[0]!.rssSource} over the row's runs; bare node: ${rows.map((row) => mib(row.bareRssBytes)).join(', ')}.`,
