@@ -24,6 +24,7 @@ import {
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { fnv1a, hex8 } from '../core/fnv.js';
 
 /** What the bundle exports: the CLI's entry (see main.ts). */
 interface BundleExports {
@@ -34,15 +35,6 @@ interface BundleExports {
 export function cacheDirFor(env: NodeJS.ProcessEnv): string | null {
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'cronwatch');
   return env.HOME ? join(env.HOME, '.cache', 'cronwatch') : null;
-}
-
-/** FNV-1a, 32 bits: tells installs apart by path, without loading node's crypto (some 3 ms). */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index += 1) {
-    hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193) >>> 0;
-  }
-  return hash;
 }
 
 /** Owned by this user and writable by no one else. */
@@ -92,7 +84,7 @@ export async function runBundle(
 ): Promise<void> {
   const source = readFileSync(bundle, 'utf8');
   const dir = options.cache ? cacheDirFor(process.env) : null;
-  const place = fnv1a(bundle).toString(16).padStart(8, '0');
+  const place = hex8(fnv1a(bundle));
   const prefix = `${basename(bundle, '.cjs')}-${place}-`;
   // Named by what V8 checks anyway, so that a new bundle or node gets a new file, not a refusal.
   const { size, mtimeMs } = statSync(bundle);
