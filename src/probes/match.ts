@@ -154,9 +154,12 @@ export interface NamedSpec {
  * only on the processes holding its text; a target with a pid file needs them all, and has none.
  */
 export function indexSpecs(targets: readonly NamedSpec[]): MatchIndex {
-  return indexPatterns(
-    targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
-  );
+  return indexPatterns(patternsOf(targets));
+}
+
+/** Each target's pattern for the index: its `match`, or null for a target its pid file finds. */
+function patternsOf(targets: readonly NamedSpec[]): (string | null)[] {
+  return targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null));
 }
 
 /**
@@ -187,11 +190,7 @@ export function findTargetProcesses(
   recorded: ReadonlyMap<string, ProcessIdentity>,
   indexed: MatchIndex = indexSpecs(targets),
 ): Claims {
-  const pools = matchCandidates(
-    targets.map(({ spec }) => (spec.pidfile === null && spec.match !== null ? spec.match.source : null)),
-    table,
-    indexed,
-  );
+  const pools = matchCandidates(patternsOf(targets), table, indexed);
   return settleClaims(
     targets.map(({ name, spec }, index) => ({
       name,

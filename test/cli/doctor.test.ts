@@ -43,18 +43,18 @@ async function doctor(scene: Scene, env: NodeJS.ProcessEnv = UTF8): Promise<CliR
 }
 
 describe('the build check', () => {
-  it('names each file a crontab line needs that the build did not leave', async () => {
+  it('names each file a crontab line needs that the build did not leave', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cronwatch-build-'));
     try {
       writeFileSync(join(dir, 'cronwatch.cjs'), '');
       writeFileSync(join(dir, 'cronwatch-cli.cjs'), '');
-      expect(await missingBuildFiles(dir)).toEqual([
+      expect(missingBuildFiles(dir)).toEqual([
         join(dir, 'cronwatch-check.cjs'),
         join(dir, 'cronwatch-yaml.cjs'),
       ]);
       writeFileSync(join(dir, 'cronwatch-check.cjs'), '');
       writeFileSync(join(dir, 'cronwatch-yaml.cjs'), '');
-      expect(await missingBuildFiles(dir)).toEqual([]);
+      expect(missingBuildFiles(dir)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

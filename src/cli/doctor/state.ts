@@ -1,5 +1,5 @@
 /** What runs need on disk: a private, writable state dir, and the build the crontab lines run. */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BUILD_FILES } from '../build-files.js';
@@ -7,19 +7,8 @@ import { COMPILED_ENTRY } from '../crontab.js';
 import { type DoctorCheck, fail, ok } from './check-line.js';
 
 /** The files of BUILD_FILES not in `dir`, as paths. */
-export async function missingBuildFiles(dir: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (const name of BUILD_FILES) {
-    const file = join(dir, name);
-    if (
-      !(await stat(file).then(
-        () => true,
-        () => false,
-      ))
-    )
-      missing.push(file);
-  }
-  return missing;
+export function missingBuildFiles(dir: string): string[] {
+  return BUILD_FILES.map((name) => join(dir, name)).filter((file) => !existsSync(file));
 }
 
 export const STATE_CHECKS: readonly DoctorCheck[] = [
@@ -71,7 +60,7 @@ export const STATE_CHECKS: readonly DoctorCheck[] = [
     needs: 'nothing',
     run: async ({ root }) => {
       const entry = join(root, COMPILED_ENTRY);
-      const missing = await missingBuildFiles(dirname(entry));
+      const missing = missingBuildFiles(dirname(entry));
       if (missing.length === 0) return [ok('build', `${entry} present (what the crontab lines run)`)];
       return [
         fail(
