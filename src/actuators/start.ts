@@ -8,6 +8,9 @@ import type { ActionOutcome, ProcessFinding, ProcessInfo, TargetConfig } from '.
 import { formatDuration } from '../core/units.js';
 import { excludedPids, findTargetProcess } from '../probes/match.js';
 import { readProcess, scanProcessTable } from '../probes/process-table.js';
+import { childEnv } from './child-env.js';
+import { createSignalGuard } from './safety.js';
+import { stopTarget } from './stop.js';
 import { within } from './wait.js';
 
 /** A disk that cannot take the log: full, read-only, over quota. */
@@ -188,10 +191,6 @@ async function stopLeftovers(req: StartRequest, shell: ProcessInfo): Promise<str
     now !== null && sameProcess({ ...identityOf(shell), cmdline: now.cmdline }, now)
       ? identityOf(now)
       : identityOf(shell);
-  const [{ stopTarget }, { createSignalGuard }] = await Promise.all([
-    import('./stop.js'),
-    import('./safety.js'),
-  ]);
   const result = await stopTarget({
     identity,
     pgid: shell.pid,
@@ -295,16 +294,6 @@ const NOT_SIMPLE = /[;&|()<>`\n{}]|\$\(|^\s*\w+=/;
  */
 export function execSimple(command: string): string {
   return NOT_SIMPLE.test(command) || SHELL_ONLY.test(command) ? command : `exec ${command}`;
-}
-
-/** cronwatch's environment, less its own secrets (the bot token), plus the target's `env`. */
-export function childEnv(
-  env: Readonly<Record<string, string>>,
-  hidden: readonly string[],
-): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of hidden) delete out[name];
-  return { ...out, ...env };
 }
 
 function endingOf(child: ChildProcess): Promise<Ending> {

@@ -3,8 +3,8 @@ import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ProcessIdentity, TargetConfig } from '../core/types.js';
 import { hasProcFs, liveGroupMembers, readProcess, sameProcess } from '../probes/process-table.js';
+import { childEnv } from './child-env.js';
 import { assertSignalable, type SignalGuard } from './safety.js';
-import { childEnv } from './start.js';
 import { pollUntil, within } from './wait.js';
 
 /** How long a process may take to disappear after SIGKILL before the stop is reported failed. */

@@ -3,13 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  childEnv,
-  execSimple,
-  type StartRequest,
-  startTarget,
-  tailLines,
-} from '../../src/actuators/start.js';
+import { childEnv } from '../../src/actuators/child-env.js';
+import { execSimple, type StartRequest, startTarget, tailLines } from '../../src/actuators/start.js';
 import type { ActionOutcome } from '../../src/core/types.js';
 import { readStat } from '../../src/probes/process-table.js';
 import { pidsOf } from '../support/cli.js';
