@@ -1,11 +1,10 @@
-import { readdirSync } from 'node:fs';
 import type { Alert, Config } from '../core/types.js';
 import { unsetUnder } from '../core/unset-env.js';
 import type { Channel } from '../notifiers/channel.js';
 import { createConsoleChannel } from '../notifiers/console.js';
 import { type ChannelError, type DeliveryReport, deliverOutbox } from '../notifiers/deliver.js';
 import type { HttpChannelOptions } from '../notifiers/http-policy.js';
-import { enqueue, newEnvelopeId, outboxDir } from '../store/outbox.js';
+import { enqueue, newEnvelopeId, outboxIsEmpty } from '../store/outbox.js';
 
 export type { DeliveryReport };
 
@@ -56,16 +55,6 @@ export async function channelsOf(
   return channels.length > 0 ? channels : [createConsoleChannel()];
 }
 
-async function outboxIsEmpty(stateDir: string): Promise<boolean> {
-  let names: string[];
-  try {
-    names = readdirSync(outboxDir(stateDir));
-  } catch {
-    names = [];
-  }
-  return !names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
-}
-
 /** Records alerts in the outbox, before any send. */
 export async function queueAlerts(
   config: Config,
@@ -84,7 +73,7 @@ export async function queueAlerts(
 
 /** Sends everything waiting in the outbox; null when nothing waits. */
 export async function sendQueued(config: Config): Promise<DeliveryReport | null> {
-  if (await outboxIsEmpty(config.stateDir)) return null;
+  if (outboxIsEmpty(config.stateDir)) return null;
   return deliverOutbox(config.stateDir, await channelsOf(config));
 }
 

@@ -153,6 +153,21 @@ export async function remove(stateDir: string, id: string): Promise<void> {
   }
 }
 
+/** A record of ours: atomic.ts's temp files start with a dot; `*.corrupt` files do not end in `.json`. */
+function isRecordFile(name: string): boolean {
+  return name.endsWith(FILE_SUFFIX) && !name.startsWith('.');
+}
+
+/** Whether nothing waits in the outbox: the check a healthy run makes instead of reading it. */
+export function outboxIsEmpty(stateDir: string): boolean {
+  try {
+    return !readdirSync(outboxDir(stateDir)).some(isRecordFile);
+  } catch {
+    // No outbox yet, or none that can be read: nothing this run could send from it.
+    return true;
+  }
+}
+
 /**
  * Reads the whole outbox. A file that is not a valid entry is renamed to `<name>.corrupt` and
  * listed in `corrupt`, so one bad file neither stops delivery of the others nor vanishes; with
@@ -170,8 +185,7 @@ export async function readOutbox(
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     names = [];
   }
-  // atomic.ts's temp files start with a dot; `*.corrupt` files do not end in `.json`.
-  const files = names.filter((name) => name.endsWith(FILE_SUFFIX) && !name.startsWith('.')).sort();
+  const files = names.filter(isRecordFile).sort();
   const entries: OutboxEntry[] = [];
   const corrupt: string[] = [];
   for (const name of files) {
@@ -313,9 +327,7 @@ export async function readChannelsWorked(stateDir: string): Promise<Record<strin
     names = [];
   }
   const worked: Record<string, ChannelWorked> = {};
-  for (const name of names.filter(
-    (candidate) => candidate.endsWith(FILE_SUFFIX) && !candidate.startsWith('.'),
-  )) {
+  for (const name of names.filter(isRecordFile)) {
     let value: unknown = null;
     try {
       value = JSON.parse(readFileSync(join(dir, name), 'utf8'));
