@@ -1,8 +1,8 @@
 /**
  * Atomic writes, and why the store uses node's synchronous calls: a run does its file work one
  * step at a time, and each asynchronous call costs a round trip through libuv's thread pool. A
- * healthy check makes some forty of them; synchronous, they take about a millisecond instead of
- * seven (see the README's Performance section). The functions stay async for their callers.
+ * healthy check made some forty of them; synchronous, it spends 3 to 8 ms less CPU (see the
+ * README's Performance section). The functions stay async for their callers.
  */
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
