@@ -1,8 +1,9 @@
 import type { ChildProcessByStdio } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
+import { sameProcess } from '../core/identity.js';
 import type { ProcessIdentity, TargetConfig } from '../core/types.js';
-import { hasProcFs, liveGroupMembers, readProcess, sameProcess } from '../probes/process-table.js';
+import { hasProcFs, liveGroupMembers, readProcess } from '../probes/process-table.js';
 import { childEnv } from './child-env.js';
 import { assertSignalable, type SignalGuard } from './safety.js';
 import { pollUntil, within } from './wait.js';

@@ -412,6 +412,3 @@ export function readProcess(pid: number): ProcessInfo | null {
     throw error;
   }
 }
-
-/** Kept with the core, which needs it to tell whose a process is without reading any. */
-export { sameProcess } from '../core/identity.js';

@@ -1,13 +1,13 @@
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sameProcess } from '../../src/core/identity.js';
 import type { ProcessIdentity, ProcessInfo } from '../../src/core/types.js';
 import {
   liveGroupMembers,
   parseStatLine,
   readProcess,
   readStat,
-  sameProcess,
   scanProcessesFor,
   scanProcessTable,
 } from '../../src/probes/process-table.js';

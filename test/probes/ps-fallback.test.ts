@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sameProcess } from '../../src/probes/process-table.js';
+import { sameProcess } from '../../src/core/identity.js';
 import {
   parseCpuTime,
   parsePsLine,
